@@ -1,0 +1,19 @@
+/* version.c - version and git commit of the build (set by the Makefile). */
+#include "supersweep/cli.h"
+
+#ifndef SS_VERSION
+#define SS_VERSION "0.0.0"
+#endif
+#ifndef SS_GIT_COMMIT
+#define SS_GIT_COMMIT "unknown"
+#endif
+
+const char *cli_version(void)
+{
+	return "supersweep " SS_VERSION " (git " SS_GIT_COMMIT ")";
+}
+
+const char *cli_git_commit(void)
+{
+	return SS_GIT_COMMIT;
+}
