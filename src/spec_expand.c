@@ -454,7 +454,7 @@ int spec_expand(const struct spec_src *src, const char *path, size_t max_jobs, s
 	x->err = err;
 	x->rows = calloc(src->ngroups + 1, sizeof *x->rows);
 	keys = spec_keyset_new();
-	if (!x->rows || !keys)
+	if (!x->rows || !keys || spec_keyset_reserve(keys, total < (1u << 22) ? total : (1u << 22)))
 		goto nomem;
 	for (int in = 0; in < IN_COUNT; in++) {
 		x->set[in] = src->where[in] != WHERE_UNSET;

@@ -273,14 +273,18 @@ static int parse_real(struct rd *r, const yaml_node_t *node, const char *what, d
 static int parse_int(struct rd *r, const yaml_node_t *node, const char *what, int64_t *out)
 {
 	char buf[64];
+	bool integral;
 	double v;
-	int rc = parse_real(r, node, what, &v);
+	int rc;
 
-	if (rc == ERR_INVAL && node->type == YAML_SCALAR_NODE && is_plain(node) &&
+	if (is_plain(node) &&
+	    !number_syntax((const char *)node->data.scalar.value, node->data.scalar.length,
+			   &integral) &&
 	    !is_special_float(node))
 		return spec_fail(r->err, r->path, mark_of(node), ERR_INVAL,
 				 "%s must be an integer, got %s", what,
 				 show(node, buf, sizeof buf));
+	rc = parse_real(r, node, what, &v);
 	if (rc)
 		return rc;
 	if (v != floor(v))
