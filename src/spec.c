@@ -441,6 +441,8 @@ int spec_load_string_max(const char *text, size_t len, const char *name, size_t 
 		err[0] = '\0';
 	if (!name)
 		name = "<spec>";
+	if (!text)
+		len = 0;
 	if (max_jobs == 0)
 		max_jobs = SPEC_MAX_JOBS;
 	s = calloc(1, sizeof *s);
@@ -452,6 +454,7 @@ int spec_load_string_max(const char *text, size_t len, const char *name, size_t 
 		goto nomem;
 	if (len)
 		memcpy(s->text, text, len);
+	text = s->text;
 	s->text[len] = '\0';
 	s->text_len = len;
 	s->text_hash = XXH3_64bits(s->text, len);

@@ -993,10 +993,18 @@ static int parse_operand(struct rd *r, const char *s, size_t n, size_t *pos, str
 	} else {
 		bool integral;
 		char num[64];
-		while (i < n && (strchr("0123456789.eE", s[i]) || s[i] == '-' || s[i] == '+') &&
-		       (i == start || (s[i] != '-' && s[i] != '+') || s[i - 1] == 'e' ||
-			s[i - 1] == 'E'))
+		/* [-+]? [0-9.]* ([eE] [-+]? [0-9]*)?, then checked by number_syntax */
+		if (i < n && (s[i] == '-' || s[i] == '+'))
 			i++;
+		while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+			i++;
+		if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+			i++;
+			if (i < n && (s[i] == '-' || s[i] == '+'))
+				i++;
+			while (i < n && s[i] >= '0' && s[i] <= '9')
+				i++;
+		}
 		if (i == start || i - start >= sizeof num ||
 		    !number_syntax(s + start, i - start, &integral))
 			return spec_fail(r->err, r->path, m, ERR_INVAL,

@@ -489,7 +489,7 @@ static void test_round_modes(void **state)
 	/* rounding may collapse values: a duplicate, named */
 	load_err(BASE "train: {gamma: 1, steps: 100}\n"
 		      "grid: {m: {logspace: [1, 2, 5], round: floor}}\n",
-		 "3:12", "duplicate job point", NULL);
+		 "3:12", "this generator gives the same point twice", "m=1)", NULL);
 }
 
 static void test_range(void **state)
@@ -628,6 +628,15 @@ static void test_filter(void **state)
 		      "filter: steps > warmup\n");
 	assert_int_equal(s->njobs, 1);
 	spec_destroy(&s);
+	/* numbers on either side, signs, exponents, no spaces */
+	s = load(BASE "train: {gamma: -1, steps: 100}\ngrid: {m: {range: [1, 20]}}\n"
+		      "filter: [m<=1.2e1, '-5 < gamma', 3.5 <= m, gamma < +1e-3]\n");
+	assert_int_equal(s->njobs, 9);
+	spec_destroy(&s);
+	load_err(BASE "train: {gamma: 1, m: 1}\nfilter: [m < 1e]\n", "3:14",
+		 "expected a parameter name or a number", NULL);
+	load_err(BASE "train: {gamma: 1, m: 1}\nfilter: [m < 1e999]\n", "3:14",
+		 "number out of range", NULL);
 	load_err(BASE "train: {gamma: 1, m: 1}\nfilter: [\"m <= q\"]\n", "3:16",
 		 "unknown parameter 'q'", NULL);
 	load_err(BASE "train: {gamma: 1, m: 1}\nfilter: [\"mm <= n\"]\n", "3:11",
