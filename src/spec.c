@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <xxhash.h>
 
@@ -150,6 +151,9 @@ const char *spec_nearest(const char *word, const char *const *names, size_t n)
 	const char *best = NULL;
 	size_t bestd = (size_t)-1, len = strlen(word), limit;
 
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(word, names[i]))
+			return names[i]; /* a case slip beats any edit */
 	for (size_t i = 0; i < n; i++) {
 		size_t d = edit_distance(word, names[i]);
 		if (d < bestd) {

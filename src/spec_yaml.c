@@ -258,6 +258,16 @@ static int parse_real(struct rd *r, const yaml_node_t *node, const char *what, d
 		return spec_fail(r->err, r->path, mark_of(node), ERR_INVAL,
 				 "%s must be a number, got %s%s", what, show(node, buf, sizeof buf),
 				 is_plain(node) ? "" : " (a quoted string)");
+	{
+		const char *t = (const char *)node->data.scalar.value;
+		if (*t == '-' || *t == '+')
+			t++;
+		if (t[0] == '0' && t[1] >= '0' && t[1] <= '9')
+			return spec_fail(r->err, r->path, mark_of(node), ERR_INVAL,
+					 "%s: %s has a leading zero (octal in YAML 1.1); write it "
+					 "without",
+					 what, show(node, buf, sizeof buf));
+	}
 	errno = 0;
 	v = strtod((const char *)node->data.scalar.value, NULL);
 	if (!isfinite(v))

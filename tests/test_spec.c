@@ -275,6 +275,9 @@ static void test_error_unknown_key(void **state)
 	load_err(BASE "grid: {m: {linspace: [1, 2, 2], rnd: floor}}\n", "2:33", "'rnd'",
 		 "did you mean 'round'", NULL);
 	load_err(BASE "train: {xyzzy: 1}\n", "2:9", "unknown key 'xyzzy' in train", NULL);
+	load_err(BASE "train: {M: 1}\n", "2:9", "did you mean 'm'", NULL);
+	load_err(BASE "train: {e: 1}\n", "2:9", "did you mean 'E'", NULL);
+	load_err(BASE "train: {Steps: 1}\n", "2:9", "did you mean 'steps'", NULL);
 }
 
 static void test_error_duplicate_key(void **state)
@@ -295,6 +298,8 @@ static void test_error_type(void **state)
 	load_err(BASE "train: {m: 5, gamma: abc}\n", "2:22", "gamma must be a number", "'abc'",
 		 NULL);
 	load_err(BASE "train: {m: 5, gamma: .inf}\n", "2:22", "finite", NULL);
+	load_err(BASE "train: {m: 010, gamma: 1}\n", "2:12", "m: '010' has a leading zero", NULL);
+	load_err(BASE "train: {m: 1, gamma: -01.5}\n", "2:22", "leading zero", NULL);
 	load_err(BASE "train: {m: 5, gamma: 1, save_weights: 1}\n", "2:39", "true or false", NULL);
 	load_err(BASE "train: {m: 5, gamma: 1, dist: powr}\n", "2:31", "did you mean 'power'",
 		 NULL);
