@@ -771,6 +771,33 @@ static void test_frequencies(void **state)
 		 "1:70", "p = 1.26424111765712 > 1", NULL);
 }
 
+static void test_pmax_accuracy(void **state)
+{
+	/* the closed form (Euler-Maclaurin) against the exact frequencies */
+	static const double alphas[] = {0, 0.1, 0.5, 0.999999999999, 1, 1.000001, 1.2, 2, 3, 10};
+	static const int64_t ns[] = {1, 2, 200, 201, 1000, 10240, 100000};
+	double *p = malloc(100000 * sizeof *p);
+
+	(void)state;
+	assert_non_null(p);
+	for (size_t a = 0; a < sizeof alphas / sizeof alphas[0]; a++)
+		for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+			struct job_point j;
+			double pm;
+			memset(&j, 0, sizeof j);
+			j.n = ns[k];
+			j.alpha = alphas[a];
+			j.E = 1;
+			j.dist = SPEC_DIST_POWER;
+			pm = spec_job_pmax(&j);
+			spec_job_freqs(&j, p);
+			if (!(fabs(pm - p[0]) <= 1e-12 * p[0]))
+				fail_msg("alpha %.17g n %lld: pmax %.17g, p[0] %.17g", alphas[a],
+					 (long long)ns[k], pm, p[0]);
+		}
+	free(p);
+}
+
 static void test_dispatch_order(void **state)
 {
 	struct spec *s = load("model: {n: 100, alpha: 1}\ntrain: {steps: 100}\n"
@@ -1103,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_lr_rules),
 		cmocka_unit_test(test_warmup_frac),
 		cmocka_unit_test(test_frequencies),
+		cmocka_unit_test(test_pmax_accuracy),
 		cmocka_unit_test(test_dispatch_order),
 		cmocka_unit_test(test_misc_errors),
 		cmocka_unit_test(test_billion_laughs),
