@@ -356,6 +356,9 @@ static void test_error_grid(void **state)
 	load_err(BASE "train: {gamma: 1}\ngrid: {m: []}\n", "3:11", "axis of m is empty", NULL);
 	load_err(BASE "train: {gamma: 1}\ngrid: {m: [1, 2, 1]}\n", "3:18", "duplicate job point",
 		 "3:12", NULL);
+	/* threads is not part of the key: an axis over it alone repeats points */
+	load_err(BASE "train: {gamma: 1, m: 2}\ngrid: {threads: [1, 2]}\n", "3:21",
+		 "duplicate job point", "3:18", "threads=2", NULL);
 	load_err(BASE "train: {gamma: 1}\ngrid: {m: [3]}\nfilter: [\"m > 3\"]\n", "4:1",
 		 "keeps none of the 1 grid points", NULL);
 	load_err(BASE "train: {gamma: 1}\ngrid: {m: {logspace: [10, 100, 6]}}\n", "3:12",
