@@ -6,6 +6,7 @@
  * OpenBLAS sgemm doing the step's three dense products at full size
  * (z = H Wᵀ (B, n), gW = G W (B, m), dW = Gᵀ H (n, m)) with the same number
  * of threads, their ratio, and the job's working memory.
+ * Also prints one "RESULT key=value ..." line per shape for scripts.
  * usage: bench_step [quick]   (BENCH_BLOCK_ROWS overrides the block size)
  */
 #include <math.h>
@@ -146,6 +147,10 @@ int main(int argc, char **argv)
 		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
 		       flop / ts * 1e-9, 1e3 * tg, flop / tg * 1e-9, ts / tg,
 		       (double)bytes / (1 << 20));
+		printf("RESULT n=%lld m=%lld B=%lld threads=%d step_ms=%.3f sgemm_ms=%.3f "
+		       "job_mib=%.1f\n",
+		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
+		       1e3 * tg, (double)bytes / (1 << 20));
 		if (n == 1000 && m == 100 && cases[c].threads == 1)
 			t1_m100 = ts;
 		if (n == 1000 && m == 100 && cases[c].threads == 2)
