@@ -48,10 +48,20 @@ static void block_h(int64_t m, const float *W, const struct model_rows *x, float
 	}
 }
 
+/* z = b + h Wᵀ for R rows: b is copied into each row and sgemm adds with
+ * beta = 1 (OpenBLAS then skips its separate pass over C). */
+static void block_z(int64_t n, int64_t m, const float *W, const float *b, int64_t R,
+		    struct model_work *wk)
+{
+	for (int64_t r = 0; r < R; r++)
+		memcpy(wk->z + r * n, b, (size_t)n * sizeof *b);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)m, 1.0f, wk->h,
+		    (int)m, W, (int)m, 1.0f, wk->z, (int)n);
+}
+
 /* Element-wise pass over one row: z <- g = scale·(y - x)·1[z > 0] with
- * z = zr + b, y = max(z, 0); db += g.  Returns Σ (y - x)². */
-static double row_pass(int64_t n, float *zr, const float *b, const float *xr, float scale,
-		       float *db)
+ * y = max(z, 0) (zr holds z = Wh + b); db += g.  Returns Σ (y - x)². */
+static double row_pass(int64_t n, float *zr, const float *xr, float scale, float *db)
 {
 	const v4sf zero = {0};
 	const v4sf sc = {scale, scale, scale, scale};
@@ -60,8 +70,7 @@ static double row_pass(int64_t n, float *zr, const float *b, const float *xr, fl
 	double sum;
 
 	for (; j + 8 <= n; j += 8) {
-		v4sf z0 = load4(zr + j) + load4(b + j);
-		v4sf z1 = load4(zr + j + 4) + load4(b + j + 4);
+		v4sf z0 = load4(zr + j), z1 = load4(zr + j + 4);
 		v4si p0 = z0 > zero, p1 = z1 > zero;
 		v4sf d0 = (v4sf)((v4si)z0 & p0) - load4(xr + j);
 		v4sf d1 = (v4sf)((v4si)z1 & p1) - load4(xr + j + 4);
@@ -78,7 +87,7 @@ static double row_pass(int64_t n, float *zr, const float *b, const float *xr, fl
 	acc0 += acc1;
 	sum = ((double)acc0[0] + acc0[1]) + ((double)acc0[2] + acc0[3]);
 	for (; j < n; j++) {
-		float z = zr[j] + b[j];
+		float z = zr[j];
 		float y = z > 0 ? z : 0;
 		float d = y - xr[j];
 		float g = z > 0 ? scale * d : 0;
@@ -91,7 +100,7 @@ static double row_pass(int64_t n, float *zr, const float *b, const float *xr, fl
 }
 
 /* Forward-only pass over one row: Σ (y - x)². */
-static double row_loss(int64_t n, const float *zr, const float *b, const float *xr)
+static double row_loss(int64_t n, const float *zr, const float *xr)
 {
 	const v4sf zero = {0};
 	v4sf acc = zero;
@@ -99,7 +108,7 @@ static double row_loss(int64_t n, const float *zr, const float *b, const float *
 	double sum;
 
 	for (; j + 4 <= n; j += 4) {
-		v4sf z = load4(zr + j) + load4(b + j);
+		v4sf z = load4(zr + j);
 		v4si pos = z > zero;
 		v4sf d = (v4sf)((v4si)z & pos) - load4(xr + j);
 
@@ -107,7 +116,7 @@ static double row_loss(int64_t n, const float *zr, const float *b, const float *
 	}
 	sum = ((double)acc[0] + acc[1]) + ((double)acc[2] + acc[3]);
 	for (; j < n; j++) {
-		float z = zr[j] + b[j];
+		float z = zr[j];
 		float d = (z > 0 ? z : 0) - xr[j];
 
 		sum += (double)(d * d);
@@ -131,12 +140,11 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 	if (R == 0)
 		return 0;
 	block_h(m, W, x, wk->h);
-	/* z = h Wᵀ: (R, m)·(m, n) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)m, 1.0f, wk->h,
-		    (int)m, W, (int)m, 0.0f, wk->z, (int)n);
+	/* z = b + h Wᵀ: (R, m)·(m, n) */
+	block_z(n, m, W, b, R, wk);
 	for (int64_t r = 0; r < R; r++) {
 		scatter_x(x, r, wk->xrow, 0);
-		loss += row_pass(n, wk->z + r * n, b, wk->xrow, scale, db);
+		loss += row_pass(n, wk->z + r * n, wk->xrow, scale, db);
 		scatter_x(x, r, wk->xrow, 1);
 	}
 	/* gW = g W: (R, n)·(n, m) */
@@ -169,11 +177,10 @@ double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
 	if (R == 0)
 		return 0;
 	block_h(m, W, x, wk->h);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)m, 1.0f, wk->h,
-		    (int)m, W, (int)m, 0.0f, wk->z, (int)n);
+	block_z(n, m, W, b, R, wk);
 	for (int64_t r = 0; r < R; r++) {
 		scatter_x(x, r, wk->xrow, 0);
-		loss += row_loss(n, wk->z + r * n, b, wk->xrow);
+		loss += row_loss(n, wk->z + r * n, wk->xrow);
 		scatter_x(x, r, wk->xrow, 1);
 	}
 	return loss;

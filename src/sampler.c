@@ -6,6 +6,7 @@
  * uniforms in the open interval (0, 1).
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,13 +100,22 @@ int64_t sampler_row(const struct sampler *s, enum sampler_purpose purpose, uint6
 		const struct sampler_block *blk = &s->blocks[bi];
 		const double q = blk->pmax;
 		int64_t pos = blk->lo - 1;
+		bool first = true;
 
 		for (;;) {
 			if (q >= 1.0) {
 				pos++;
 			} else {
-				/* failures before the next success ~ Geometric(q) */
-				double skip = log(stream_u01(&st)) / blk->log1mq;
+				/* failures before the next success ~ Geometric(q):
+				 * skip = floor(log U / log(1 - q)); the first draw of a
+				 * block usually lands beyond it, which U <= (1 - q)^k
+				 * decides without a log */
+				double u = stream_u01(&st);
+
+				if (first && u <= blk->pnone)
+					break;
+				first = false;
+				double skip = log(u) / blk->log1mq;
 
 				if (skip >= (double)(blk->hi - pos))
 					break;
@@ -247,6 +257,8 @@ int sampler_create(const struct job_point *job, uint64_t seed, struct sampler **
 		s->blocks[s->nblocks].hi = hi;
 		s->blocks[s->nblocks].pmax = q;
 		s->blocks[s->nblocks].log1mq = q < 1.0 ? log1p(-q) : 0.0;
+		s->blocks[s->nblocks].pnone =
+			q < 1.0 ? exp((double)(hi - pos) * s->blocks[s->nblocks].log1mq) : 0.0;
 		s->nblocks++;
 		pos = hi;
 	}

@@ -33,6 +33,7 @@ struct sampler_block {
 	int64_t lo, hi; /* positions [lo, hi) in sampler.order */
 	double pmax;	/* largest p in the block (that of position lo) */
 	double log1mq;	/* log1p(-pmax); unused when pmax >= 1 */
+	double pnone;	/* (1 - pmax)^(hi - lo): chance that the block has no candidate */
 };
 
 struct sampler {
