@@ -853,6 +853,11 @@ static void test_misc_errors(void **state)
 	}
 	load_err(BASE "train: {gamma: 1}\ngrid: {m: {linspace: [1, 2e7, 20000001]}}\n", "3:31",
 		 "more than the limit", NULL);
+	/* ERR may be NULL */
+	assert_int_equal(spec_load_string("model: [", 8, "t.yaml", &s, NULL), ERR_INVAL);
+	assert_int_equal(spec_load_string("model: {n: 1, m: 1, gamma: 1}", 29, "t.yaml", &s, NULL),
+			 ERR_INVAL);
+	assert_null(s);
 	/* NUL bytes inside a key */
 	rc = spec_load_string("model: {\"n\\0x\": 1}\n", 19, "t.yaml", &s, err);
 	assert_int_equal(rc, ERR_INVAL);
