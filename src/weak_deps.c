@@ -48,3 +48,55 @@ __attribute__((weak)) int64_t spec_curve_len(const struct job_point *job)
 {
 	return job->log_every > 0 ? job->steps / job->log_every : 0;
 }
+
+__attribute__((weak)) int spec_load_string(const char *text, size_t len, const char *name,
+					   struct spec **out, char *err)
+{
+	(void)text;
+	(void)len;
+	*out = NULL;
+	snprintf(err, SPEC_ERR_LEN, "%s: the spec module is not linked in yet", name);
+	return ERR_INVAL;
+}
+
+__attribute__((weak)) void spec_destroy(struct spec **spec)
+{
+	if (spec)
+		*spec = NULL;
+}
+
+__attribute__((weak)) int spec_diff(const struct spec *old, const struct spec *new, char *err)
+{
+	(void)old;
+	(void)new;
+	snprintf(err, SPEC_ERR_LEN, "the spec module is not linked in yet");
+	return ERR_MISMATCH;
+}
+
+__attribute__((weak)) double spec_job_flop(const struct job_point *job)
+{
+	return 6.0 * (double)job->batch * (double)job->n * (double)job->m * (double)job->steps;
+}
+
+__attribute__((weak)) int train_run(const struct job_point *job, uint64_t seed,
+				    const char *checkpoint, volatile sig_atomic_t *stop,
+				    struct train_result *res)
+{
+	(void)job;
+	(void)seed;
+	(void)checkpoint;
+	(void)stop;
+	snprintf(res->error, sizeof res->error, "the trainer is not linked in yet");
+	return ERR_INVAL;
+}
+
+__attribute__((weak)) void train_result_free(struct train_result *res)
+{
+	(void)res;
+}
+
+__attribute__((weak)) int train_checkpoint_remove(const char *checkpoint)
+{
+	(void)checkpoint;
+	return 0;
+}
