@@ -22,38 +22,38 @@
 
 /* Feature-frequency shapes (PAPER.md, "Data"). */
 enum spec_dist {
-	SPEC_DIST_POWER = 0,	   /* p_i ∝ i^-alpha, i = 1..n */
+	SPEC_DIST_POWER = 0,       /* p_i ∝ i^-alpha, i = 1..n */
 	SPEC_DIST_EXPONENTIAL = 1, /* p_i ∝ exp(-i/dist_scale), i = 0..n-1 */
-	SPEC_DIST_LINEAR = 2,	   /* p_i ∝ (n - i)/n, i = 0..n-1 */
+	SPEC_DIST_LINEAR = 2,      /* p_i ∝ (n - i)/n, i = 0..n-1 */
 };
 
 /* One training job: every parameter resolved (no rules, no defaults left). */
 struct job_point {
 	/* data */
-	int64_t n;	     /* number of features, >= 1 */
-	int64_t m;	     /* width (hidden dimensions), >= 1 */
+	int64_t n;           /* number of features, >= 1 */
+	int64_t m;           /* width (hidden dimensions), >= 1 */
 	enum spec_dist dist; /* frequency shape */
-	double alpha;	     /* power-law exponent (dist power), >= 0 */
+	double alpha;        /* power-law exponent (dist power), >= 0 */
 	double dist_scale;   /* exponential scale in ranks (dist exponential), > 0 */
-	double E;	     /* Σ p_i after normalisation (expected active features), > 0 */
+	double E;            /* Σ p_i after normalisation (expected active features), > 0 */
 	double density_s;    /* density sweep: p <- p(1 + s(1/p_1 - 1)), s in [0,1]; 0 = off */
 	/* superposition dial */
-	double gamma; /* signed row-wise decay: >= 0 ordinary, < 0 norm-to-1 */
+	double gamma;        /* signed row-wise decay: >= 0 ordinary, < 0 norm-to-1 */
 	/* training */
-	int64_t seed;	/* replicate seed (part of the key) */
-	int64_t batch;	/* samples per step, >= 1 */
-	int64_t steps;	/* optimiser steps, >= 1 */
-	double lr_w;	/* peak learning rate of W (rule already applied), > 0 */
-	double lr_b;	/* peak learning rate of b (rule already applied), > 0 */
-	int64_t warmup; /* linear warm-up steps (fraction already applied), 0 <= warmup < steps */
-	double lr_min_ratio;  /* cosine floor as a fraction of each peak, in [0,1] */
-	int64_t log_every;    /* loss-curve interval in steps, >= 1 */
+	int64_t seed;        /* replicate seed (part of the key) */
+	int64_t batch;       /* samples per step, >= 1 */
+	int64_t steps;       /* optimiser steps, >= 1 */
+	double lr_w;         /* peak learning rate of W (rule already applied), > 0 */
+	double lr_b;         /* peak learning rate of b (rule already applied), > 0 */
+	int64_t warmup;      /* linear warm-up steps (fraction already applied), 0 <= warmup < steps */
+	double lr_min_ratio; /* cosine floor as a fraction of each peak, in [0,1] */
+	int64_t log_every;   /* loss-curve interval in steps, >= 1 */
 	int64_t eval_samples; /* fresh samples for the eval loss, >= 0 (0 = skip) */
-	bool save_weights;    /* store W and b in the campaign file */
+	bool save_weights;   /* store W and b in the campaign file */
 	/* execution (not part of the key) */
-	int threads; /* cores used by this job, >= 1 */
+	int threads;         /* cores used by this job, >= 1 */
 	/* identity */
-	uint64_t key; /* hash of the canonical form */
+	uint64_t key;        /* hash of the canonical form */
 };
 
 /* Parameter table: one entry per job_point field that is a parameter, in the
@@ -63,8 +63,8 @@ enum spec_type { SPEC_INT, SPEC_REAL, SPEC_BOOL, SPEC_DIST };
 struct spec_param {
 	const char *name;    /* as in the YAML and the campaign file */
 	enum spec_type type; /* C type of the field: int64_t, double, bool, enum spec_dist (int) */
-	size_t offset;	     /* offsetof(struct job_point, field) */
-	bool key_part;	     /* included in the canonical form */
+	size_t offset;       /* offsetof(struct job_point, field) */
+	bool key_part;       /* included in the canonical form */
 	const char *unit;    /* unit or "" */
 	const char *doc;     /* one line */
 };
@@ -73,14 +73,14 @@ extern const size_t spec_nparams;
 
 /* A parsed campaign. */
 struct spec {
-	char *path;		/* file name used in messages (owned) */
-	char *text;		/* the spec's full text, verbatim (owned) */
-	size_t text_len;	/* bytes in text */
-	uint64_t text_hash;	/* 64-bit hash of text */
-	char *name;		/* campaign name (owned) */
-	uint64_t seed;		/* campaign seed: mixes into every job's randomness */
-	size_t njobs;		/* number of job points, >= 1 */
-	struct job_point *jobs; /* (njobs) in dispatch order: predicted cost
+	char *path;               /* file name used in messages (owned) */
+	char *text;               /* the spec's full text, verbatim (owned) */
+	size_t text_len;          /* bytes in text */
+	uint64_t text_hash;       /* 64-bit hash of text */
+	char *name;               /* campaign name (owned) */
+	uint64_t seed;            /* campaign seed: mixes into every job's randomness */
+	size_t njobs;             /* number of job points, >= 1 */
+	struct job_point *jobs;   /* (njobs) in dispatch order: predicted cost
 	                           * descending, ties in grid expansion order (owned) */
 };
 
@@ -93,7 +93,8 @@ int spec_load_file(const char *path, struct spec **out, char *err);
 
 /* spec_load_string - as spec_load_file for TEXT (LEN bytes, need not be NUL
  * terminated); NAME is used as the file name in messages.  TEXT is borrowed. */
-int spec_load_string(const char *text, size_t len, const char *name, struct spec **out, char *err);
+int spec_load_string(const char *text, size_t len, const char *name,
+		     struct spec **out, char *err);
 
 /* spec_destroy - free *SPEC and set it NULL; accepts NULL and *SPEC == NULL. */
 void spec_destroy(struct spec **spec);
