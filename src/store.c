@@ -1261,6 +1261,11 @@ int store_read_attempts(struct store *st, int32_t *attempts)
 	return read_rows(st, &st->attempt, H5T_NATIVE_INT32, 0, st->njobs, attempts);
 }
 
+int store_read_ranks(struct store *st, int32_t *ranks)
+{
+	return read_rows(st, &st->rankc, H5T_NATIVE_INT32, 0, st->njobs, ranks);
+}
+
 int store_read_checksums(struct store *st, uint64_t *sums)
 {
 	return read_rows(st, &st->checksum, H5T_NATIVE_UINT64, 0, st->njobs, sums);

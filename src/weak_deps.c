@@ -100,3 +100,9 @@ __attribute__((weak)) int train_checkpoint_remove(const char *checkpoint)
 	(void)checkpoint;
 	return 0;
 }
+
+__attribute__((weak)) const char *spec_dist_name(enum spec_dist dist)
+{
+	(void)dist;
+	return "unknown";
+}

@@ -114,12 +114,13 @@ int store_attr_double(const struct store *st, const char *name, double *out);
 const int8_t *store_status(const struct store *st);
 struct store_counts store_count(const struct store *st);
 
-/* store_read_keys / store_read_attempts / store_read_jobs - read whole
+/* store_read_keys / _attempts / _ranks / _jobs - read whole
  * columns into caller arrays of store_njobs entries.  store_read_jobs
  * rebuilds every row's job point from the parameter columns (threads, key
  * included).  Independent.  Return 0 or ERR_HDF5. */
 int store_read_keys(struct store *st, uint64_t *keys);
 int store_read_attempts(struct store *st, int32_t *attempts);
+int store_read_ranks(struct store *st, int32_t *ranks);
 int store_read_jobs(struct store *st, struct job_point *jobs);
 
 /* store_read_metrics - every metric column into OUT, (njobs, train_nmetrics)
