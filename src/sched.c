@@ -603,8 +603,7 @@ static int dispatcher(struct disp *d, int lfd, const sigset_t *waitmask,
 /* ---- workers ---------------------------------------------------------------- */
 
 static int worker(const struct spec *spec, struct store *st, const struct sched_opts *o, int rank,
-		  int fd, int efd, const sigset_t *waitmask, volatile sig_atomic_t *stop,
-		  double *busy)
+		  int fd, int efd, const sigset_t *waitmask, volatile sig_atomic_t *stop)
 {
 	struct runner r;
 	struct msg m;
@@ -638,8 +637,7 @@ static int worker(const struct spec *spec, struct store *st, const struct sched_
 			continue;
 		if (pfd[1].revents & POLLIN) {
 			struct msg dm;
-			runner_finish(&r, st, rank, &dm);
-			*busy += dm.train_s;
+			runner_finish(&r, st, rank, &dm); /* rank 0 adds up train_s */
 			rc = send_msg(fd, &dm);
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -897,7 +895,7 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 		progress(&d, true);
 		busy = d.busy_s;
 	} else {
-		rc = worker(spec, st, opts, rank, fd, efd, &waitmask, stop, &busy);
+		rc = worker(spec, st, opts, rank, fd, efd, &waitmask, stop);
 	}
 	sum->wall_s = now_s() - t0;
 	if (rank == 0)
