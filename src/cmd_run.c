@@ -289,6 +289,7 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 	char err[STORE_ERR_LEN > SCHED_ERR_LEN ? STORE_ERR_LEN : SCHED_ERR_LEN] = "";
 	int rank, size, rc, exists = 0, status = CLI_EXIT_FAILURE;
 	bool local_only = false;
+	double t0, t_spec, t_check = 0, t_open;
 
 	MPI_Comm_rank(comm, &rank);
 	MPI_Comm_size(comm, &size);
@@ -301,7 +302,9 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 		return CLI_EXIT_USAGE;
 	}
 
+	t0 = MPI_Wtime();
 	rc = load_spec(a.spec_path, comm, rank, &spec);
+	t_spec = MPI_Wtime() - t0;
 	{
 		int all = rc;
 		MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, comm);
@@ -319,7 +322,9 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 			fprintf(stderr, "supersweep run: %s\n", err);
 		else if (access(a.campaign, F_OK) == 0) {
 			exists = 1;
+			t0 = MPI_Wtime();
 			rc = check_existing(a.campaign, spec);
+			t_check = MPI_Wtime() - t0;
 		}
 	}
 	if (bcast_int(&rc, comm) || bcast_int(&exists, comm)) {
@@ -332,10 +337,12 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 		goto out;
 	}
 
+	t0 = MPI_Wtime();
 	if (exists)
 		rc = store_open(a.campaign, comm, &st, err);
 	else
 		rc = store_create(a.campaign, spec, comm, &st, err);
+	t_open = MPI_Wtime() - t0;
 	if (rc) {
 		if (rank == 0)
 			fprintf(stderr, "supersweep run: %s\n", err);
@@ -353,6 +360,10 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 		goto out;
 	}
 
+	if (rank == 0 && !a.o.quiet)
+		fprintf(stderr,
+			"supersweep: spec %.3f s, existing file checked in %.3f s, %s in %.3f s\n",
+			t_spec, t_check, exists ? "opened" : "created", t_open);
 	rc = sched_run(spec, st, &a.o, comm, stop, &sum, &local_only, err);
 	if (rc && local_only) {
 		fprintf(stderr, "supersweep run[%d]: %s\n", rank, err);

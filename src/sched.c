@@ -875,16 +875,18 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 		}
 		if (d.slots)
 			gethostname(d.slots[0].host, STORE_HOST_LEN - 1);
+		double tq = now_s();
 		if (!rc)
 			rc = build_queue(&d);
+		tq = now_s() - tq;
 		if (!rc) {
 			if (!opts->quiet)
 				fprintf(stderr,
 					"supersweep: %zu jobs: %lld done, %lld failed, %zu to run "
 					"on "
-					"%d rank%s\n",
+					"%d rank%s (classified in %.3f s)\n",
 					spec->njobs, (long long)d.done0, (long long)d.failed0,
-					d.nqueue, size, size > 1 ? "s" : "");
+					d.nqueue, size, size > 1 ? "s" : "", tq);
 			rc = dispatcher(&d, lfd, &waitmask, stop);
 		}
 		if (d.local.busy) {

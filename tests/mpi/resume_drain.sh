@@ -38,7 +38,7 @@ drain() {
 	rc=$?
 	t1=$(date +%s.%N)
 	ck=$(ls d.h5.ckpt 2>/dev/null | wc -l)
-	echo "drain ($1): exit $rc, $(echo "$t1 - $t0" | bc) s from SIGUSR1 to exit, $ck checkpoint files"
+	echo "drain ($1): exit $rc, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s from SIGUSR1 to exit, $ck checkpoint files"
 	grep -h "committed\|draining" "drain-$1.out" | sed 's/^/  /'
 }
 
