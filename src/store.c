@@ -1230,6 +1230,25 @@ int store_attr_double(const struct store *st, const char *name, double *out)
 	return attr_read_f64(st->file, name, out);
 }
 
+int store_attr_u64(const struct store *st, const char *name, uint64_t *out)
+{
+	hid_t a, t;
+	int rc = ERR_INVAL;
+
+	if (H5Aexists(st->file, name) <= 0)
+		return ERR_INVAL;
+	a = H5Aopen(st->file, name, H5P_DEFAULT);
+	if (a < 0)
+		return ERR_HDF5;
+	t = H5Aget_type(a);
+	if (t >= 0 && H5Tget_class(t) == H5T_INTEGER)
+		rc = H5Aread(a, H5T_NATIVE_UINT64, out) < 0 ? ERR_HDF5 : 0;
+	if (t >= 0)
+		H5Tclose(t);
+	H5Aclose(a);
+	return rc;
+}
+
 const int8_t *store_status(const struct store *st)
 {
 	return st->status_mem;

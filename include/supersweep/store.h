@@ -108,6 +108,10 @@ const char *store_attr_string(const struct store *st, const char *name);
  * ERR_INVAL if absent or not numeric. */
 int store_attr_double(const struct store *st, const char *name, double *out);
 
+/* store_attr_u64 - integer root attribute NAME (e.g. campaign_seed) exactly;
+ * ERR_INVAL if absent or not an integer. */
+int store_attr_u64(const struct store *st, const char *name, uint64_t *out);
+
 /* store_status - the status column as read at open (int8 per row, borrowed;
  * kept current by store_commit on the committing rank).  NULL on ranks other
  * than 0 of a collective store. */

@@ -56,7 +56,7 @@ YAML
 		kill -USR1 $pid 2>/dev/null # pending until the dispatch loop: drains at once
 		wait $pid
 		echo "$pass: exit $? ($(du -h big.h5 | cut -f1) on disk)"
-		grep "spec .* s, existing\|classified" big-$pass.out | sed 's/^/    /'
+		grep "checked in\|classified" big-$pass.out | sed 's/^/    /'
 	done
 fi
 
