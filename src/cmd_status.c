@@ -112,7 +112,7 @@ int cmd_status(int argc, char **argv)
 	if (holder[0] && isnan(ended_unix)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		double el = (double)ts.tv_sec - started;
+		double el = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - started;
 		double mean = (c.done + c.failed) > 0 ? cost_committed / (double)(c.done + c.failed)
 						      : NAN;
 		double rate = el > 0 ? (double)committed * mean / el : NAN; /* FLOP/s */
