@@ -57,26 +57,56 @@ static unsigned long long proc_start(long pid)
 /* read_holder - parse the lock file: 0, 1 when it vanished, < 0 when
  * unreadable. */
 static int read_holder(const char *path, char *host, size_t hlen, long *pid,
-		       unsigned long long *start)
+		       unsigned long long *start, char *job, size_t jlen)
 {
 	char line[512];
 	FILE *f = fopen(path, "r");
-	int ok;
+	int ok, n;
 
 	if (!f)
 		return errno == ENOENT ? 1 : -1;
 	ok = fgets(line, sizeof line, f) != NULL;
 	fclose(f);
-	if (hlen < 256)
+	if (hlen < 256 || jlen < 64)
 		return -2;
-	if (!ok || sscanf(line, "%255s %ld %llu", host, pid, start) != 3)
+	job[0] = '\0';
+	if (!ok)
+		return -2;
+	n = sscanf(line, "%255s %ld %llu %63s", host, pid, start, job);
+	if (n < 3)
 		return -2; /* unreadable content */
+	if (n == 3)
+		snprintf(job, jlen, "-");
 	return 0;
+}
+
+/* slurm_attempt - "JOBID.RESTARTS" of the Slurm job we run in, or "-". */
+static void slurm_attempt(char *buf, size_t len)
+{
+	const char *id = getenv("SLURM_JOB_ID"), *rs = getenv("SLURM_RESTART_COUNT");
+
+	if (!id || !*id)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.30s.%.20s", id, rs && *rs ? rs : "0");
+}
+
+/* same_job_earlier - whether the holder's Slurm attempt THEM is an earlier
+ * attempt (smaller restart count) of the job of attempt ME: Slurm starts a
+ * requeued job only after the previous attempt has ended, so that holder is
+ * gone whatever its host. */
+static int same_job_earlier(const char *them, const char *me)
+{
+	const char *dt = strrchr(them, '.'), *dm = strrchr(me, '.');
+
+	if (!dt || !dm || dt - them != dm - me || strncmp(them, me, (size_t)(dt - them)) != 0)
+		return 0;
+	return strtol(dt + 1, NULL, 10) < strtol(dm + 1, NULL, 10);
 }
 
 int lock_acquire(const char *campaign, struct lock **out, char *err)
 {
-	char me[256] = "", host[256] = "", tmp[4096], line[512];
+	char me[256] = "", host[256] = "", tmp[4096], line[512], job[64], myjob[64];
 	struct lock *lk = NULL;
 	long pid;
 	unsigned long long start;
@@ -95,7 +125,9 @@ int lock_acquire(const char *campaign, struct lock **out, char *err)
 	}
 	snprintf(lk->path, plen, "%s.lock", campaign);
 	snprintf(tmp, sizeof tmp, "%s.%s.%ld", lk->path, me, (long)getpid());
-	snprintf(line, sizeof line, "%s %ld %llu\n", me, (long)getpid(), proc_start(getpid()));
+	slurm_attempt(myjob, sizeof myjob);
+	snprintf(line, sizeof line, "%s %ld %llu %s\n", me, (long)getpid(), proc_start(getpid()),
+		 myjob);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) || fsync(fd) != 0) {
 		lmsg(err, "%s: cannot write the lock file: %s", tmp, strerror(errno));
@@ -110,7 +142,7 @@ int lock_acquire(const char *campaign, struct lock **out, char *err)
 			rc = ERR_IO;
 			goto out;
 		}
-		int r = read_holder(lk->path, host, sizeof host, &pid, &start);
+		int r = read_holder(lk->path, host, sizeof host, &pid, &start, job, sizeof job);
 		if (r == 1)
 			continue; /* released meanwhile */
 		if (r < 0) {
@@ -120,6 +152,15 @@ int lock_acquire(const char *campaign, struct lock **out, char *err)
 				 lk->path);
 			rc = ERR_LOCKED;
 			goto out;
+		}
+		if (same_job_earlier(job, myjob)) {
+			fprintf(stderr,
+				"supersweep: removing the lock %s of an earlier attempt (%s) of "
+				"this "
+				"Slurm job\n",
+				lk->path, job);
+			unlink(lk->path);
+			continue;
 		}
 		if (strcmp(host, me) != 0) {
 			snprintf(err, LOCK_ERR_LEN,

@@ -9,9 +9,12 @@
  * link(2)ed to the lock name, which works on NFS and Lustre too).
  *
  * Stale locks: a lock whose HOST is this host and whose PID is not running
- * (or runs with another start time) is stale and is taken over.  A lock held
- * from another host cannot be checked from here: it is refused, and the
- * message tells the user to remove the file once sure that run is gone.
+ * (or runs with another start time) is stale and is taken over.  So is a lock
+ * of an earlier attempt of the same Slurm job (same job id, smaller restart
+ * count: Slurm starts a requeued job only after the previous attempt ended),
+ * on any host.  Any other lock held from another host cannot be checked from
+ * here: it is refused, and the message tells the user to remove the file
+ * once sure that run is gone.
  */
 #ifndef SUPERSWEEP_LOCK_H
 #define SUPERSWEEP_LOCK_H

@@ -54,6 +54,16 @@ echo "some-other-host 4242 1" >a.h5.lock
 timeout 60 "$S" run a.yaml -o a.h5 >other.out 2>&1
 check "a lock held on another host is refused" [ $? -eq 2 ]
 check "... telling the user when to remove it" grep -q "remove the lock file" other.out
+# ... unless it is an earlier attempt of the same Slurm job (a requeue)
+echo "some-other-host 4242 1 77.0" >a.h5.lock
+SLURM_JOB_ID=77 SLURM_RESTART_COUNT=0 timeout 60 "$S" run a.yaml -o a.h5 >slurm0.out 2>&1
+check "the same Slurm attempt on another host is refused" [ $? -eq 2 ]
+SLURM_JOB_ID=77 SLURM_RESTART_COUNT=1 timeout 60 "$S" run a.yaml -o a.h5 -q >slurm1.out 2>&1
+check "the lock of an earlier attempt of the same Slurm job is taken over" [ $? -eq 0 ]
+check "... with a message" grep -q "earlier attempt" slurm1.out
+echo "some-other-host 4242 1 78.0" >a.h5.lock
+SLURM_JOB_ID=77 SLURM_RESTART_COUNT=1 timeout 60 "$S" run a.yaml -o a.h5 >slurm2.out 2>&1
+check "a lock of another Slurm job on another host is refused" [ $? -eq 2 ]
 rm -f a.h5.lock
 
 # files that are not campaigns
