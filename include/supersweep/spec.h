@@ -148,6 +148,11 @@ double spec_job_pmax(const struct job_point *job);
  * Values above 1 (only by rounding on a validated point) are clamped to 1. */
 void spec_job_freqs(const struct job_point *job, double *p);
 
+/* spec_format_real - write X into BUF (LEN bytes, 32 suffice) as the
+ * shortest of "%.15g", "%.16g", "%.17g" that reads back exactly, -0 as "0":
+ * for tables meant for people and programs (plan --list, export). */
+void spec_format_real(double x, char *buf, size_t len);
+
 /* spec_dist_name / spec_dist_parse - "power", "exponential", "linear".
  * spec_dist_name returns "unknown" for a bad value; spec_dist_parse returns
  * 0 or ERR_INVAL (and leaves *OUT unchanged). */
