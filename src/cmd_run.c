@@ -475,9 +475,11 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 		       (long long)sum.pending);
 		printf("supersweep run: this run: %lld committed, %lld checkpointed by the drain "
 		       "in "
-		       "%.2f s on %d rank%s; rank 0 event loop CPU %.3f s; training busy %.1f%%\n",
+		       "%.2f s on %d rank%s; rank 0 CPU: event loop %.3f s, process %.3f s; "
+		       "training busy %.1f%%\n",
 		       (long long)sum.ran, (long long)sum.stopped, sum.wall_s, size,
-		       size > 1 ? "s" : "", sum.rank0_cpu_s, 100.0 * sum.busy_frac);
+		       size > 1 ? "s" : "", sum.rank0_cpu_s, sum.rank0_proc_cpu_s,
+		       100.0 * sum.busy_frac);
 		if (sum.pending > 0)
 			printf("supersweep run: interrupted with %lld jobs left: run the same "
 			       "command "

@@ -108,11 +108,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double thread_cpu_s(void)
+/* cpu_s - CPU time (user + system) of the calling thread (WHO =
+ * RUSAGE_THREAD) or of the whole process (RUSAGE_SELF), s. */
+static double cpu_s(int who)
 {
 	struct rusage ru;
 
-	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+	if (getrusage(who, &ru) != 0)
 		return 0;
 	return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
 	       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
@@ -801,7 +803,7 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 	sigset_t block, old, waitmask;
 	int rank, size, lfd = -1, fd = -1, efd = -1, rc = 0;
 	bool one_host = true;
-	double t0, cpu0, busy = 0;
+	double t0, cpu0, pcpu0, busy = 0;
 
 	memset(sum, 0, sizeof *sum);
 	memset(&d, 0, sizeof d);
@@ -855,7 +857,8 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 	}
 
 	t0 = now_s();
-	cpu0 = thread_cpu_s();
+	cpu0 = cpu_s(RUSAGE_THREAD);
+	pcpu0 = cpu_s(RUSAGE_SELF);
 	if (rank == 0) {
 		d.spec = spec;
 		d.st = st;
@@ -900,8 +903,10 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 		rc = worker(spec, st, opts, rank, fd, efd, &waitmask, stop);
 	}
 	sum->wall_s = now_s() - t0;
-	if (rank == 0)
-		sum->rank0_cpu_s = thread_cpu_s() - cpu0;
+	if (rank == 0) {
+		sum->rank0_cpu_s = cpu_s(RUSAGE_THREAD) - cpu0;
+		sum->rank0_proc_cpu_s = cpu_s(RUSAGE_SELF) - pcpu0;
+	}
 	if (rc) {
 		/* mid-run failure: the other ranks may be blocked anywhere */
 		*local_only = true;
@@ -927,6 +932,7 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 		if (MPI_Bcast(v, 8, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
 		    MPI_Allreduce(&busy, &b[1], 1, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS ||
 		    MPI_Bcast(&sum->rank0_cpu_s, 1, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
+		    MPI_Bcast(&sum->rank0_proc_cpu_s, 1, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
 		    MPI_Bcast(&sum->wall_s, 1, MPI_DOUBLE, 0, comm) != MPI_SUCCESS) {
 			rc = ERR_MPI;
 			goto out;

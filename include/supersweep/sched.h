@@ -43,17 +43,19 @@ struct sched_opts {
 
 /* What a run did (identical on every rank after sched_run). */
 struct sched_summary {
-	int64_t njobs;	    /* rows of the campaign */
-	int64_t done;	    /* rows done now (all runs) */
-	int64_t failed;	    /* rows failed now */
-	int64_t pending;    /* rows still pending (interrupted or never started) */
-	int64_t ran;	    /* jobs committed by this run (done or failed) */
-	int64_t stopped;    /* jobs stopped by the drain (checkpointed) */
-	int64_t dropped;    /* late duplicate results dropped */
-	bool drained;	    /* a stop signal or drain request was seen */
-	double wall_s;	    /* wall time of the dispatch loop */
-	double rank0_cpu_s; /* CPU time of rank 0's event-loop thread during the loop */
-	double busy_frac;   /* Σ training wall time / (training slots × wall_s) */
+	int64_t njobs;		 /* rows of the campaign */
+	int64_t done;		 /* rows done now (all runs) */
+	int64_t failed;		 /* rows failed now */
+	int64_t pending;	 /* rows still pending (interrupted or never started) */
+	int64_t ran;		 /* jobs committed by this run (done or failed) */
+	int64_t stopped;	 /* jobs stopped by the drain (checkpointed) */
+	int64_t dropped;	 /* late duplicate results dropped */
+	bool drained;		 /* a stop signal or drain request was seen */
+	double wall_s;		 /* wall time of the dispatch loop */
+	double rank0_cpu_s;	 /* CPU time of rank 0's event-loop thread during the loop */
+	double rank0_proc_cpu_s; /* CPU time of rank 0's whole process during the loop
+	                          * (its training thread and MPI's threads included) */
+	double busy_frac;	 /* Σ training wall time / (training slots × wall_s) */
 };
 
 /* sched_run - run the campaign's remaining jobs.  Collective on COMM; SPEC
