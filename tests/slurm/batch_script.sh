@@ -7,7 +7,8 @@
 # (`scancel --signal=USR1 --batch`) is forwarded to the job step under srun
 # and under mpirun, the step exits 3, the job requeues itself and the next
 # generation finishes; a step that keeps exiting 3 stops at the requeue cap
-# with status 3; a step that fails (1) is not requeued.  The real program is
+# with status 3; a step that fails (1) is not requeued; `scancel JOB` (TERM)
+# drains the step but never requeues.  The real program is
 # exercised by submit_demo.sh, drain_requeue.sh and timelimit_resume.sh.
 set -u
 : "${SUPERSWEEP:?}"
@@ -52,22 +53,31 @@ make_script cap srun 1 1
 make_script fail srun 1 3
 make_script srun srun 2 3
 make_script mpirun mpirun 2 3
+make_script cancel srun 1 3
 j_cap=$(submit cap "exit3")
 j_fail=$(submit fail "exit1")
 j_srun=$(submit srun "drain done")
 j_mpirun=$(submit mpirun "drain done")
-echo "jobs: cap $j_cap fail $j_fail srun $j_srun mpirun $j_mpirun"
+j_cancel=$(submit cancel "drain done")
+echo "jobs: cap $j_cap fail $j_fail srun $j_srun mpirun $j_mpirun cancel $j_cancel"
 
-# USR1 to the batch shell while the step runs (the mpirun job starts when
-# the srun job's first generation has left the node); each job requeues
-# itself and ends.
-for l in srun mpirun; do
-	j=$(eval echo "\$j_$l")
-	if wait_for_file_match "$work/$l.log" "fake rank 1: ready" 60; then
-		sq scancel --signal=USR1 --batch "$j"
-	else
-		bad "$l: the step did not start"
-	fi
+# USR1 to the batch shell of the srun and mpirun jobs, plain scancel (TERM)
+# to the cancel job, each as soon as its step is ready (the jobs share two
+# cpus: whichever is ready first is signalled first).
+declare -A sig=([srun]="--signal=USR1 --batch" [mpirun]="--signal=USR1 --batch" [cancel]="")
+t0=$SECONDS
+while [ ${#sig[@]} -gt 0 ] && [ $((SECONDS - t0)) -lt 120 ]; do
+	for l in "${!sig[@]}"; do
+		if grep -q "fake rank 0: ready" "$work/$l.log" 2>/dev/null; then
+			j=$(eval echo "\$j_$l")
+			sq scancel ${sig[$l]} "$j"
+			unset "sig[$l]"
+		fi
+	done
+	sleep 0.2
+done
+for l in "${!sig[@]}"; do
+	bad "$l: the step did not start"
 done
 for l in srun mpirun; do
 	j=$(eval echo "\$j_$l")
@@ -95,6 +105,15 @@ check "failure: status 1, not requeued (state $s, exit $(job_field "$j_fail" Exi
 	[ "$s" = FAILED ] && [ "$(job_field "$j_fail" ExitCode)" = 1:0 ] &&
 	[ "$(job_field "$j_fail" Restarts)" = 0 ]
 check "failure: says so" grep -q "job step failed with status 1: not requeued" "$work/fail.log"
+
+# scancel: TERM to the batch shell and the step; drained, not requeued.
+s=$(wait_job_done "$j_cancel" 60)
+sleep 3 # a wrong requeue would show as PENDING/RUNNING by now
+s=$(job_state "$j_cancel")
+check "scancel: cancelled, not requeued (state $s, Restarts=$(job_field "$j_cancel" Restarts))" \
+	[ "$s" = CANCELLED ] && [ "$(job_field "$j_cancel" Restarts)" = 0 ]
+check "scancel: the step drained on TERM" grep -q "SIGTERM, draining" "$work/cancel.log"
+check "scancel: says why" grep -q "not requeued after SIGTERM" "$work/cancel.log"
 
 if [ $fail -gt 0 ]; then
 	for f in "$work"/*.log; do

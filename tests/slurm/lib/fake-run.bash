@@ -18,6 +18,7 @@ echo "fake rank $rank generation $gen: $what (threads $SUPERSWEEP_THREADS; args 
 case $what in
 drain)
 	trap 'echo "fake rank $rank: SIGUSR1, draining"; exit 3' USR1
+	trap 'echo "fake rank $rank: SIGTERM, draining"; exit 3' TERM
 	echo "fake rank $rank: ready"
 	for _ in $(seq 1 600); do
 		sleep 0.1 &
