@@ -325,6 +325,8 @@ struct submit_opts {
 	size_t nmodules;
 	const char **sbatch_args; /* (nsbatch) --sbatch options, passed to sbatch */
 	size_t nsbatch;
+	const char **run_args; /* (nrun) --run options, passed to `supersweep run` */
+	size_t nrun;
 	bool dry_run; /* print, do not write or submit */
 	bool wait;    /* sbatch --wait */
 };
@@ -346,7 +348,8 @@ static void usage(FILE *out)
 		"  --threads T                 threads per job (default: cpus per task)\n"
 		"  --partition P, --account A  site settings (docs/SLURM.md)\n"
 		"  --module M                  environment module to load (repeatable)\n"
-		"  --margin SECONDS            drain this long before the limit (default %d)\n"
+		"  --margin SECONDS            drain this long before the limit (default %d;\n"
+		"                              0: no warning, the job is killed at its limit)\n"
 		"  --max-requeues N            requeue at most N times (default %d)\n"
 		"  --launcher srun|mpirun      srun --mpi=pmix (default) or mpirun\n"
 		"  --job-name NAME             (default: the spec's name)\n"
@@ -354,6 +357,7 @@ static void usage(FILE *out)
 		"CAMPAIGN.sbatch)\n"
 		"  --log PATH                  Slurm output (default CAMPAIGN.slurm-%%j.log)\n"
 		"  --sbatch OPTION             pass OPTION to sbatch (repeatable)\n"
+		"  --run OPTION                pass OPTION to `supersweep run` (repeatable)\n"
 		"  --wait                      wait for the job to end (sbatch --wait)\n"
 		"  --dry-run                   print the script and the sbatch command only\n"
 		"\n"
@@ -462,7 +466,8 @@ static int parse_args(int argc, char **argv, struct submit_opts *o)
 	o->launcher = "srun";
 	o->modules = calloc((size_t)argc + 1, sizeof *o->modules);
 	o->sbatch_args = calloc((size_t)argc + 1, sizeof *o->sbatch_args);
-	if (!o->modules || !o->sbatch_args) {
+	o->run_args = calloc((size_t)argc + 1, sizeof *o->run_args);
+	if (!o->modules || !o->sbatch_args || !o->run_args) {
 		fprintf(stderr, "supersweep submit: out of memory\n");
 		return ERR_NOMEM;
 	}
@@ -531,7 +536,7 @@ static int parse_args(int argc, char **argv, struct submit_opts *o)
 		} else if (!strcmp(name, "--threads")) {
 			rc = parse_long(name, val, 1, 100000, &o->threads);
 		} else if (!strcmp(name, "--margin")) {
-			rc = parse_long(name, val, 1, SUBMIT_MAX_SIGNAL_MARGIN, &o->margin);
+			rc = parse_long(name, val, 0, SUBMIT_MAX_SIGNAL_MARGIN, &o->margin);
 		} else if (!strcmp(name, "--max-requeues")) {
 			rc = parse_long(name, val, 0, 100000, &o->max_requeues);
 		} else if (!strcmp(name, "--partition")) {
@@ -552,6 +557,8 @@ static int parse_args(int argc, char **argv, struct submit_opts *o)
 			o->modules[o->nmodules++] = val;
 		} else if (!strcmp(name, "--sbatch")) {
 			o->sbatch_args[o->nsbatch++] = val;
+		} else if (!strcmp(name, "--run")) {
+			o->run_args[o->nrun++] = val;
 		} else if (!strcmp(name, "--launcher")) {
 			o->launcher = val;
 			if (strcmp(val, "srun") && strcmp(val, "mpirun")) {
@@ -585,7 +592,12 @@ static int parse_args(int argc, char **argv, struct submit_opts *o)
 			o->margin, o->time, o->time_s);
 		return ERR_INVAL;
 	}
-	if (o->margin < SUBMIT_MIN_SAFE_MARGIN)
+	if (o->margin == 0)
+		fprintf(stderr,
+			"supersweep submit: warning: --margin 0: no warning signal; the job "
+			"is killed at its time limit and loses the work since the last "
+			"commit\n");
+	else if (o->margin < SUBMIT_MIN_SAFE_MARGIN)
 		fprintf(stderr,
 			"supersweep submit: warning: --margin %ld s: Slurm may deliver the warning "
 			"signal up to ~30 s late; a drain that does not finish before the limit "
@@ -734,7 +746,8 @@ static void build_script(const struct submit_opts *o, const struct submit_paths 
 	sbuf_printf(b, "#SBATCH --ntasks-per-node=%ld\n", o->ntasks_per_node);
 	sbuf_printf(b, "#SBATCH --cpus-per-task=%ld\n", o->cpus_per_task);
 	sbatch_line(b, "time", o->time);
-	sbuf_printf(b, "#SBATCH --signal=B:USR1@%ld\n", o->margin);
+	if (o->margin > 0)
+		sbuf_printf(b, "#SBATCH --signal=B:USR1@%ld\n", o->margin);
 	sbuf_puts(b, "#SBATCH --requeue\n");
 	sbuf_puts(b, "#SBATCH --open-mode=append\n");
 	sbatch_line(b, "output", p->log);
@@ -761,7 +774,13 @@ static void build_script(const struct submit_opts *o, const struct submit_paths 
 			sbuf_putc(b, ' ');
 		sbuf_shell_word(b, o->modules[i]);
 	}
-	sbuf_puts(b, ")\nSS_RUN_ARGS=()\n\n");
+	sbuf_puts(b, ")\nSS_RUN_ARGS=(");
+	for (size_t i = 0; i < o->nrun; i++) {
+		if (i)
+			sbuf_putc(b, ' ');
+		sbuf_shell_word(b, o->run_args[i]);
+	}
+	sbuf_puts(b, ")\n\n");
 	for (size_t i = 0; script_body[i]; i++)
 		sbuf_puts(b, script_body[i]);
 }
@@ -1004,5 +1023,6 @@ out:
 	paths_free(&p);
 	free(o.modules);
 	free(o.sbatch_args);
+	free(o.run_args);
 	return ret;
 }

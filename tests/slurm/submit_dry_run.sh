@@ -34,7 +34,8 @@ module2="it's \"odd\" \$(touch PWNED) \`touch PWNED\`"
 	--ntasks-per-node 4 --cpus-per-task 2 --threads 2 --partition 'gpu "big"' \
 	--account 'acct $x' --module openmpi --module "$module2" --margin 300 \
 	--max-requeues 7 --launcher mpirun --job-name 'my "job" $x' \
-	--sbatch=--qos=high --sbatch '--comment=a b' --dry-run >out.sh 2>err.txt
+	--sbatch=--qos=high --sbatch '--comment=a b' --run --retry-failed --run "$module2" \
+	--dry-run >out.sh 2>err.txt
 rc=$?
 check "dry run exits 0 (got $rc)" [ $rc -eq 0 ]
 check "dry run is silent on stderr" [ ! -s err.txt ]
@@ -54,10 +55,10 @@ sed -n '/^SS_PROGRAM=/,/^SS_RUN_ARGS=/p' out.sh >settings.sh
 	. ./settings.sh
 	printf '%s\n' "$SS_PROGRAM" "$SS_SPEC" "$SS_CAMPAIGN" "$SS_LAUNCHER" \
 		"$SS_MAX_REQUEUES" "$SS_THREADS" "${#SS_MODULES[@]}" "${SS_MODULES[@]}" \
-		"${#SS_RUN_ARGS[@]}"
+		"${#SS_RUN_ARGS[@]}" "${SS_RUN_ARGS[@]}"
 ) >settings.got
 printf '%s\n' "$(readlink -f "$SUPERSWEEP")" "$spec" "$campaign" mpirun 7 2 2 openmpi \
-	"$module2" 0 >settings.want
+	"$module2" 2 --retry-failed "$module2" >settings.want
 check "settings read back exactly (hostile names)" cmp -s settings.want settings.got
 check "nothing was executed while reading the settings" [ ! -e "$tmp/PWNED" ]
 
@@ -98,7 +99,14 @@ check "defaults: margin 120" grep -qx '#SBATCH --signal=B:USR1@120' def.sh
 check "defaults: one task, one cpu" grep -qx '#SBATCH --ntasks-per-node=1' def.sh
 check "defaults: absolute campaign path" grep -qxF "SS_CAMPAIGN='$tmp/rel.h5'" def.sh
 check "defaults: script beside the campaign" grep -qF "write this script to '$tmp/rel.sbatch'" def.sh
+check "defaults: no run options" grep -qx 'SS_RUN_ARGS=()' def.sh
 check "defaults: log beside the campaign" grep -qxF "#SBATCH --output=\"$tmp/rel.slurm-%j.log\"" def.sh
+
+# --margin 0: no warning signal, and a warning that says what that means.
+"$SUPERSWEEP" submit "$spec" -o rel.h5 --time 30 --nodes 1 --margin 0 --dry-run >m0.sh 2>m0.err
+check "margin 0: exit 0" [ $? -eq 0 ]
+check "margin 0: no --signal line" [ -z "$(grep -e '--signal' m0.sh)" ]
+check "margin 0: warns" grep -q "no warning signal" m0.err
 
 # Bad usage: status 2, one message, nothing written.
 refuse() { # description expected-message-part args...

@@ -14,6 +14,9 @@
 # 1-2 s, MinJobAge long enough to read a finished job's state, and a
 # one-line-per-job record (jobcomp/filetxt, $CLUSTER_DIR/jobcomp.log).
 #
+# CLUSTER_KILLWAIT (default 5) is the time between SIGTERM and SIGKILL when a
+# job is cancelled or reaches its time limit; 0 kills at once (no drain).
+#
 # A client call against a dead slurmctld blocks: every client call here is
 # wrapped in `timeout`, and so should every call in a test be (use sq).
 #
@@ -101,7 +104,7 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 SchedulerParameters=bf_interval=1,sched_interval=2
 MpiDefault=none
-KillWait=5
+KillWait=${CLUSTER_KILLWAIT:-5}
 MinJobAge=600
 ReturnToService=2
 StateSaveLocation=$CLUSTER_DIR/state
