@@ -199,7 +199,8 @@ static int write_csv(FILE *f, const struct fit_args *a, struct campaign_reader *
 
 	for (size_t k = 0; k < a->nby; k++)
 		fprintf(f, "%s,", bare(a->by[k]));
-	fprintf(f, "x,y,seeds,alpha_x,alpha_x_se,r2,intercept,npoints,nrows,nx,x_min,x_max,flags\n");
+	fprintf(f,
+		"x,y,seeds,alpha_x,alpha_x_se,r2,intercept,npoints,nrows,nx,x_min,x_max,flags\n");
 	for (size_t g = 0; g < res->ngroups; g++) {
 		const struct fit_group *gr = &res->groups[g];
 
