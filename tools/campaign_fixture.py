@@ -140,10 +140,12 @@ def build(path, kind="small", noise=0.0, n=200, steps=200, log_every=20, seed=1,
             woff += n * m
             boff += n
     with h5py.File(path, "w") as f:
-        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["format"] = "supersweep-campaign"
+        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
         f.attrs["spec_text"] = "# synthetic fixture (tools/campaign_fixture.py, kind %s)\n" % kind
-        f.attrs["campaign_seed"] = np.uint64(seed)
-        f.attrs["version"] = "fixture"
+        f.attrs["name"] = "fixture-" + kind
+        f.attrs["seed"] = np.uint64(seed)
+        f.attrs["supersweep_version"] = "fixture"
         g = f.create_group("jobs")
         for k, v in jobs.items():
             if k == "dist":
@@ -156,7 +158,7 @@ def build(path, kind="small", noise=0.0, n=200, steps=200, log_every=20, seed=1,
         g.create_dataset("rank", data=np.ones(N, dtype=np.int32))
         g.create_dataset("host", data=np.array([b"fixture"] * N, dtype="S64"))
         err = np.array([b"diverged at step 7" if s == STATUS["failed"] else b"" for s in status],
-                       dtype="S256")
+                       dtype="S128")
         g.create_dataset("error", data=err)
         g.create_dataset("checksum", data=np.zeros(N, dtype=np.uint64))
         mg = f.create_group("metrics")
