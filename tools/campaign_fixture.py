@@ -139,11 +139,31 @@ def build(path, kind="small", noise=0.0, n=200, steps=200, log_every=20, seed=1,
             W_off[i], b_off[i] = woff, boff
             woff += n * m
             boff += n
+    write(path, jobs, met, status, curves, W_parts, b_parts, W_off, b_off,
+          name="fixture-" + kind, seed=seed,
+          spec_text="# synthetic fixture (tools/campaign_fixture.py, kind %s)\n" % kind)
+    out = dict(jobs)
+    out.update(met)
+    out["status"] = status
+    out["curves"] = curves
+    return out
+
+
+def write(path, jobs, met, status, curves, W_parts=(), b_parts=(), W_off=None, b_off=None,
+          name="fixture", seed=1, spec_text=""):
+    """Write columns in the campaign-file layout: JOBS {param: (N,)} with
+    dist as int8 codes, MET {metric: (N,)}, STATUS (N,) int8 codes, CURVES
+    (N, K) float32, optional weight pools with their offsets (-1 = none)."""
+    N = len(status)
+    if W_off is None:
+        W_off = np.full(N, -1, dtype=np.int64)
+    if b_off is None:
+        b_off = np.full(N, -1, dtype=np.int64)
     with h5py.File(path, "w") as f:
         f.attrs["format"] = "supersweep-campaign"
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-        f.attrs["spec_text"] = "# synthetic fixture (tools/campaign_fixture.py, kind %s)\n" % kind
-        f.attrs["name"] = "fixture-" + kind
+        f.attrs["spec_text"] = spec_text
+        f.attrs["name"] = name
         f.attrs["seed"] = np.uint64(seed)
         f.attrs["supersweep_version"] = "fixture"
         g = f.create_group("jobs")
@@ -172,11 +192,6 @@ def build(path, kind="small", noise=0.0, n=200, steps=200, log_every=20, seed=1,
                           else np.zeros(0, np.float32))
         wg.create_dataset("W_offset", data=W_off)
         wg.create_dataset("b_offset", data=b_off)
-    out = dict(jobs)
-    out.update(met)
-    out["status"] = status
-    out["curves"] = curves
-    return out
 
 
 def main(argv):
