@@ -215,7 +215,9 @@ static int write_csv(FILE *f, const struct fit_args *a, struct campaign_reader *
 			bare(a->y), a->opt.seeds == FIT_SEEDS_POOL ? "pool" : "mean", gr->alpha,
 			gr->alpha_se, gr->line.r2, gr->line.intercept, gr->line.npoints, gr->nrows,
 			gr->nx, gr->x_min, gr->x_max);
-		fprintf(f, "%s\n", fit_flags_string(gr->flags, buf, sizeof buf));
+		fit_flags_string(gr->flags, buf, sizeof buf);
+		/* several flags are one field: quoted, as CSV wants */
+		fprintf(f, strchr(buf, ',') ? "\"%s\"\n" : "%s\n", buf);
 	}
 	return ferror(f) ? ERR_IO : 0;
 }

@@ -199,6 +199,22 @@ static void test_cmd_fit(void **state)
 	}
 	fclose(f);
 	assert_int_equal(nlines, 8);
+	/* several flags make one quoted CSV field */
+	{
+		/* phi_half = m/n rises with m in the weak rows: non_monotone */
+		const char *argv[] = {"fit",   path,	   "--by",	   "gamma,alpha",
+				      "--y",   "phi_half", "--min-points", "7",
+				      "--csv", csv,	   "--no-store"};
+		int quoted = 0;
+
+		assert_int_equal(run_fit(11, argv), CLI_EXIT_OK);
+		f = fopen(csv, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof line, f) != NULL)
+			quoted += strstr(line, ",\"few_points,non_monotone\"\n") != NULL;
+		fclose(f);
+		assert_int_equal(quoted, 4); /* the four weak groups */
+	}
 	assert_int_equal(nstrong, 4);
 	f = fopen(csv, "r");
 	assert_non_null(f);

@@ -81,7 +81,8 @@ def main():
             c = plots.Campaign(path)
             py = {f["key"]: f for f in plots.fit_groups(c, ["gamma"])}
             for row in rows:
-                assert int(row["npoints"]) == 3 and int(row["nrows"]) == 4, row
+                assert int(row["npoints"]) == 3 and int(row["nrows"]) == 6, row
+                assert None not in row, row  # no stray fields
                 f = py[(float(row["gamma"]),)]
                 if np.isfinite(f["alpha"]):
                     assert abs(float(row["alpha_x"]) - f["alpha"]) < 1e-9, (row, f)
