@@ -56,17 +56,24 @@ static void human_bytes(double b, char *buf, size_t len)
 	snprintf(buf, len, "%.1f %s", b, units[u]);
 }
 
-static void print_value(FILE *out, const struct job_point *j, const struct spec_param *p)
+/* Formatted reals of the previous line, per column: consecutive jobs share
+ * most values and printing a double exactly is the slow part of --list. */
+struct real_cache {
+	uint64_t bits[64];
+	char str[64][32];
+	bool valid[64];
+};
+
+static void print_value(FILE *out, const struct job_point *j, size_t p, struct real_cache *rc)
 {
-	const char *base = (const char *)j + p->offset;
+	const char *base = (const char *)j + spec_params[p].offset;
 	int64_t iv;
 	double dv;
 	bool bv;
 	int dist;
-	char buf[40];
-	double back;
+	uint64_t bits;
 
-	switch (p->type) {
+	switch (spec_params[p].type) {
 	case SPEC_INT:
 		memcpy(&iv, base, sizeof iv);
 		fprintf(out, "%" PRId64, iv);
@@ -79,22 +86,30 @@ static void print_value(FILE *out, const struct job_point *j, const struct spec_
 		memcpy(&dist, base, sizeof dist);
 		fputs(spec_dist_name((enum spec_dist)dist), out);
 		return;
-	case SPEC_REAL:
-		memcpy(&dv, base, sizeof dv);
-		/* shortest of %.15g..%.17g that reads back exactly */
-		for (int prec = 15; prec <= 17; prec++) {
-			snprintf(buf, sizeof buf, "%.*g", prec, dv == 0 ? 0.0 : dv);
-			back = strtod(buf, NULL);
-			if (back == dv || prec == 17)
-				break;
-		}
+	case SPEC_REAL: break;
+	}
+	memcpy(&dv, base, sizeof dv);
+	memcpy(&bits, &dv, sizeof bits);
+	if (p >= 64) {
+		char buf[32];
+		spec_format_real(dv, buf, sizeof buf);
 		fputs(buf, out);
 		return;
 	}
+	if (!rc->valid[p] || rc->bits[p] != bits) {
+		spec_format_real(dv, rc->str[p], sizeof rc->str[p]);
+		rc->bits[p] = bits;
+		rc->valid[p] = true;
+	}
+	fputs(rc->str[p], out);
 }
 
-static void print_list(FILE *out, const struct spec *s)
+static int print_list(FILE *out, const struct spec *s)
 {
+	struct real_cache *rc = calloc(1, sizeof *rc);
+
+	if (!rc)
+		return ERR_NOMEM;
 	fputs("row\tkey", out);
 	for (size_t p = 0; p < spec_nparams; p++)
 		fprintf(out, "\t%s", spec_params[p].name);
@@ -104,10 +119,12 @@ static void print_list(FILE *out, const struct spec *s)
 		fprintf(out, "%zu\t%016" PRIx64, i, j->key);
 		for (size_t p = 0; p < spec_nparams; p++) {
 			fputc('\t', out);
-			print_value(out, j, &spec_params[p]);
+			print_value(out, j, p, rc);
 		}
 		fprintf(out, "\t%.6g\t%.0f\n", spec_job_flop(j), spec_job_peak_bytes(j));
 	}
+	free(rc);
+	return 0;
 }
 
 int cmd_plan(int argc, char **argv)
@@ -185,8 +202,11 @@ int cmd_plan(int argc, char **argv)
 	       mem, peak_row, s->jobs[peak_row].n, s->jobs[peak_row].m, s->jobs[peak_row].batch);
 	printf("longest job:    %.3g FLOP = %.3g core-hours (row 0)\n", spec_job_flop(&s->jobs[0]),
 	       spec_job_flop(&s->jobs[0]) / (gflops * 1e9) / 3600.0);
-	if (list)
-		print_list(stdout, s);
+	if (list && print_list(stdout, s) != 0) {
+		spec_destroy(&s);
+		fprintf(stderr, "supersweep plan: out of memory\n");
+		return CLI_EXIT_FAILURE;
+	}
 	spec_destroy(&s);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "supersweep plan: cannot write the output: %s\n", strerror(errno));

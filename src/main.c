@@ -71,7 +71,16 @@ static void usage(FILE *out)
 static int run_mpi_command(int argc, char **argv)
 {
 	int provided = 0, rc;
+	sigset_t block;
 
+	/* Block the stop signals before MPI starts its threads, so that every
+	 * thread inherits the mask: cmd_run unblocks them only inside ppoll(2),
+	 * where a signal always interrupts the wait (sched.h). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
 		fprintf(stderr, "supersweep: MPI_Init failed\n");
 		return CLI_EXIT_FAILURE;

@@ -352,10 +352,16 @@ static int duplicate(struct ex *x, uint64_t ord_a, uint64_t ord_b, const struct 
 			break;
 		}
 	describe(x, at, sizeof at);
-	rc = spec_fail(x->err, x->path, mb, ERR_INVAL,
-		       "duplicate job point: the values here and at %d:%d give the same point%s "
-		       "(key %016" PRIx64 "); every point must be distinct",
-		       ma.line, ma.col, at, j->key);
+	if (ma.line == mb.line && ma.col == mb.col)
+		rc = spec_fail(x->err, x->path, mb, ERR_INVAL,
+			       "duplicate job point: this generator gives the same point twice%s "
+			       "(key %016" PRIx64 "); every point must be distinct",
+			       at, j->key);
+	else
+		rc = spec_fail(x->err, x->path, mb, ERR_INVAL,
+			       "duplicate job point: the values here and at %d:%d give the same "
+			       "point%s (key %016" PRIx64 "); every point must be distinct",
+			       ma.line, ma.col, at, j->key);
 	free(ra);
 	free(rb);
 	return rc;
@@ -454,7 +460,7 @@ int spec_expand(const struct spec_src *src, const char *path, size_t max_jobs, s
 	x->err = err;
 	x->rows = calloc(src->ngroups + 1, sizeof *x->rows);
 	keys = spec_keyset_new();
-	if (!x->rows || !keys)
+	if (!x->rows || !keys || spec_keyset_reserve(keys, total < (1u << 22) ? total : (1u << 22)))
 		goto nomem;
 	for (int in = 0; in < IN_COUNT; in++) {
 		x->set[in] = src->where[in] != WHERE_UNSET;

@@ -152,6 +152,8 @@ size_t spec_canonical_cached(const struct job_point *job, char *buf, size_t len,
 struct spec_keyset;
 struct spec_keyset *spec_keyset_new(void); /* NULL on ENOMEM */
 void spec_keyset_free(struct spec_keyset **set);
+/* spec_keyset_reserve - room for N keys without rehashing: 0 or ERR_NOMEM. */
+int spec_keyset_reserve(struct spec_keyset *set, size_t n);
 /* spec_keyset_add - insert KEY -> IDX.  0 if inserted, 1 if KEY was already
  * there (*PREV = its index), ERR_NOMEM. */
 int spec_keyset_add(struct spec_keyset *set, uint64_t key, size_t idx, size_t *prev);
@@ -159,8 +161,5 @@ int spec_keyset_add(struct spec_keyset *set, uint64_t key, size_t idx, size_t *p
 /* spec_round15 - X rounded to 15 significant digits (exact decimal
  * round trip), -0 made 0. */
 double spec_round15(double x);
-
-/* spec_format_real - shortest of %.15g/%.16g/%.17g that reads back as X. */
-void spec_format_real(double x, char *buf, size_t len);
 
 #endif

@@ -258,6 +258,16 @@ static int parse_real(struct rd *r, const yaml_node_t *node, const char *what, d
 		return spec_fail(r->err, r->path, mark_of(node), ERR_INVAL,
 				 "%s must be a number, got %s%s", what, show(node, buf, sizeof buf),
 				 is_plain(node) ? "" : " (a quoted string)");
+	{
+		const char *t = (const char *)node->data.scalar.value;
+		if (*t == '-' || *t == '+')
+			t++;
+		if (t[0] == '0' && t[1] >= '0' && t[1] <= '9')
+			return spec_fail(r->err, r->path, mark_of(node), ERR_INVAL,
+					 "%s: %s has a leading zero (octal in YAML 1.1); write it "
+					 "without",
+					 what, show(node, buf, sizeof buf));
+	}
 	errno = 0;
 	v = strtod((const char *)node->data.scalar.value, NULL);
 	if (!isfinite(v))
@@ -273,14 +283,18 @@ static int parse_real(struct rd *r, const yaml_node_t *node, const char *what, d
 static int parse_int(struct rd *r, const yaml_node_t *node, const char *what, int64_t *out)
 {
 	char buf[64];
+	bool integral;
 	double v;
-	int rc = parse_real(r, node, what, &v);
+	int rc;
 
-	if (rc == ERR_INVAL && node->type == YAML_SCALAR_NODE && is_plain(node) &&
+	if (is_plain(node) &&
+	    !number_syntax((const char *)node->data.scalar.value, node->data.scalar.length,
+			   &integral) &&
 	    !is_special_float(node))
 		return spec_fail(r->err, r->path, mark_of(node), ERR_INVAL,
 				 "%s must be an integer, got %s", what,
 				 show(node, buf, sizeof buf));
+	rc = parse_real(r, node, what, &v);
 	if (rc)
 		return rc;
 	if (v != floor(v))
@@ -989,10 +1003,18 @@ static int parse_operand(struct rd *r, const char *s, size_t n, size_t *pos, str
 	} else {
 		bool integral;
 		char num[64];
-		while (i < n && (strchr("0123456789.eE", s[i]) || s[i] == '-' || s[i] == '+') &&
-		       (i == start || (s[i] != '-' && s[i] != '+') || s[i - 1] == 'e' ||
-			s[i - 1] == 'E'))
+		/* [-+]? [0-9.]* ([eE] [-+]? [0-9]*)?, then checked by number_syntax */
+		if (i < n && (s[i] == '-' || s[i] == '+'))
 			i++;
+		while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+			i++;
+		if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+			i++;
+			if (i < n && (s[i] == '-' || s[i] == '+'))
+				i++;
+			while (i < n && s[i] >= '0' && s[i] <= '9')
+				i++;
+		}
 		if (i == start || i - start >= sizeof num ||
 		    !number_syntax(s + start, i - start, &integral))
 			return spec_fail(r->err, r->path, m, ERR_INVAL,

@@ -18,6 +18,10 @@
  * grid: every parameter may be given under `train:` (or `model:`), e.g.
  * "train: {n: 100, m: 10, gamma: -1, steps: 50}\n".  The top-level `seed`
  * is the campaign seed; `seed` under model/train/grid is the replicate seed.
+ *
+ * No global state: every function is reentrant.  Not collective (no MPI):
+ * under MPI, rank 0 may load the spec and broadcast its text, or every rank
+ * may load the same text and get the same jobs in the same order.
  */
 #ifndef SUPERSWEEP_SPEC_H
 #define SUPERSWEEP_SPEC_H
@@ -99,7 +103,7 @@ struct spec {
  * spec_destroy).  On failure returns ERR_INVAL (bad spec), ERR_IO (unreadable)
  * or ERR_NOMEM, leaves *OUT NULL and writes one message naming the file, line
  * and column (or the value and what was expected) into ERR (SPEC_ERR_LEN),
- * formatted "PATH:LINE:COLUMN: message" (1-based). */
+ * formatted "PATH:LINE:COLUMN: message" (1-based).  ERR may be NULL. */
 int spec_load_file(const char *path, struct spec **out, char *err);
 
 /* spec_load_string - as spec_load_file for TEXT (LEN bytes, need not be NUL
@@ -147,6 +151,11 @@ double spec_job_pmax(const struct job_point *job);
  * normalised so that Σ p = E, then the density rule when density_s > 0.
  * Values above 1 (only by rounding on a validated point) are clamped to 1. */
 void spec_job_freqs(const struct job_point *job, double *p);
+
+/* spec_format_real - write X into BUF (LEN bytes, 32 suffice) as the
+ * shortest of "%.15g", "%.16g", "%.17g" that reads back exactly, -0 as "0":
+ * for tables meant for people and programs (plan --list, export). */
+void spec_format_real(double x, char *buf, size_t len);
 
 /* spec_dist_name / spec_dist_parse - "power", "exponential", "linear".
  * spec_dist_name returns "unknown" for a bad value; spec_dist_parse returns
