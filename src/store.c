@@ -1292,31 +1292,40 @@ int store_read_checksums(struct store *st, uint64_t *sums)
 
 int store_read_jobs(struct store *st, struct job_point *jobs)
 {
+	/* blocks of rows, so that the job points being filled stay in cache
+	 * while every column's slice is scattered into them */
+	enum { BLOCK = 8192 };
 	size_t n = st->njobs;
-	unsigned char *buf = malloc(n * 8);
+	unsigned char *buf = malloc((size_t)BLOCK * 8);
 	int rc = 0;
 
 	if (!buf)
 		return ERR_NOMEM;
-	memset(jobs, 0, n * sizeof *jobs);
-	for (size_t p = 0; p < spec_nparams && !rc; p++) {
-		const struct spec_param *sp = &spec_params[p];
-		rc = read_rows(st, &st->params[p], param_type(st, sp->type), 0, n, buf);
-		for (size_t i = 0; i < n && !rc; i++) {
-			char *f = (char *)&jobs[i] + sp->offset;
-			switch (sp->type) {
-			case SPEC_INT: memcpy(f, buf + 8 * i, 8); break;
-			case SPEC_REAL: memcpy(f, buf + 8 * i, 8); break;
-			case SPEC_BOOL: *(bool *)f = buf[i] != 0; break;
-			case SPEC_DIST: *(enum spec_dist *)f = (enum spec_dist)buf[i]; break;
+	for (size_t r0 = 0; r0 < n && !rc; r0 += BLOCK) {
+		size_t cnt = n - r0 < BLOCK ? n - r0 : BLOCK;
+		struct job_point *blk = jobs + r0;
+		memset(blk, 0, cnt * sizeof *blk);
+		for (size_t p = 0; p < spec_nparams && !rc; p++) {
+			const struct spec_param *sp = &spec_params[p];
+			rc = read_rows(st, &st->params[p], param_type(st, sp->type), r0, cnt, buf);
+			for (size_t i = 0; i < cnt && !rc; i++) {
+				char *f = (char *)&blk[i] + sp->offset;
+				switch (sp->type) {
+				case SPEC_INT: memcpy(f, buf + 8 * i, 8); break;
+				case SPEC_REAL: memcpy(f, buf + 8 * i, 8); break;
+				case SPEC_BOOL: *(bool *)f = buf[i] != 0; break;
+				case SPEC_DIST:
+					*(enum spec_dist *)f = (enum spec_dist)buf[i];
+					break;
+				}
 			}
 		}
-	}
-	if (!rc) {
-		uint64_t *k = (uint64_t *)(void *)buf;
-		rc = read_rows(st, &st->key, H5T_NATIVE_UINT64, 0, n, k);
-		for (size_t i = 0; i < n && !rc; i++)
-			jobs[i].key = k[i];
+		if (!rc) {
+			uint64_t *k = (uint64_t *)(void *)buf;
+			rc = read_rows(st, &st->key, H5T_NATIVE_UINT64, r0, cnt, k);
+			for (size_t i = 0; i < cnt && !rc; i++)
+				blk[i].key = k[i];
+		}
 	}
 	free(buf);
 	return rc;
