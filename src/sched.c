@@ -40,8 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "supersweep/err.h"
 #include "supersweep/sched.h"
 #include "supersweep/train.h"
@@ -186,7 +184,8 @@ static void *runner_main(void *arg)
 	struct runner *r = arg;
 	uint64_t one = 1;
 
-	openblas_set_num_threads(r->job->threads > 0 ? (int)r->job->threads : 1);
+	/* the trainer runs job->threads threads itself (its engine pins
+	 * OpenBLAS to one thread per engine thread) */
 	r->t0 = now_s();
 	r->rc = train_run(r->job, r->seed, r->ckpt[0] ? r->ckpt : NULL, &r->stop, &r->res);
 	r->t1 = now_s();
