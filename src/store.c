@@ -824,7 +824,12 @@ static int open_parallel(const char *path, MPI_Comm comm, unsigned flags, bool c
 	MPI_Comm_rank(st->comm, &st->rank);
 	MPI_Comm_size(st->comm, &st->size);
 	fapl = H5Pcreate(H5P_FILE_ACCESS);
-	if (fapl < 0 || H5Pset_fapl_mpio(fapl, st->comm, MPI_INFO_NULL) < 0)
+	/* 1.8 file format (superblock v2): attributes of any size (the spec
+	 * text can exceed the 64 KB of a compact attribute), and no "file open
+	 * for writing" flag that would make a killed run's file unreadable
+	 * without h5clear (superblock v3 has one). */
+	if (fapl < 0 || H5Pset_fapl_mpio(fapl, st->comm, MPI_INFO_NULL) < 0 ||
+	    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
 		rc = ERR_HDF5;
 	if (!rc) {
 		if (create)
@@ -1131,6 +1136,8 @@ out:
 		st->parallel = true;
 		store_free(st);
 	}
+	if (rc && rank == 0 && part)
+		unlink(part); /* a half-built file is of no use */
 	free(part);
 	free(Woff);
 	free(boff);
