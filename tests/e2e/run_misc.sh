@@ -61,7 +61,11 @@ for sig in TERM INT; do
 	pid=$!
 	(sleep 60 && kill -9 $pid 2>/dev/null) &
 	watchdog=$!
-	sleep 1.5
+	for _ in $(seq 1 300); do # until the dispatch loop runs (bounded)
+		grep -q "to run on" "$sig.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
 	"$S" status l.h5 >"status-$sig.out" 2>&1
 	kill -$sig $pid
 	wait $pid

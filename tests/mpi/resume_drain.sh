@@ -16,7 +16,7 @@ train: {batch: 128, steps: 2500, lr: 1e-2, warmup: 100, log_every: 50, threads: 
 grid:
   m: [8, 16]
   gamma: [-1, 0.5]
-  seed: [0, 1]
+  seed: [0, 1, 2]
   save_weights: [true]
 YAML
 
@@ -27,7 +27,12 @@ check "the uninterrupted run completes" [ "$rc" -eq 0 ]
 drain() {
 	mpirun --timeout 120 -np 2 "$SUPERSWEEP" run d.yaml -o d.h5 --progress 0.5 >"drain-$1.out" 2>&1 &
 	mp=$!
-	sleep 2
+	# wait until the dispatch loop runs (bounded), then let jobs train a bit
+	for _ in $(seq 1 300); do
+		grep -q "to run on" "drain-$1.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.7
 	case $1 in
 	all) target=$mp ;;
 	rank0) target=$(rank_pid $mp 0) ;;
