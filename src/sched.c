@@ -424,8 +424,8 @@ static int handle_done(struct disp *d, struct slot *s, const struct msg *m, cons
 	return 0;
 }
 
-/* all_idle_exit - when nothing is left to start and nothing runs, every
- * worker gets EXIT. */
+/* maybe_finish - when nothing is left to start (or a drain is on) and
+ * nothing runs, every worker gets EXIT and rank 0's own slot closes. */
 static int maybe_finish(struct disp *d)
 {
 	if (d->running > 0)
