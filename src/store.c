@@ -824,7 +824,12 @@ static int open_parallel(const char *path, MPI_Comm comm, unsigned flags, bool c
 	MPI_Comm_rank(st->comm, &st->rank);
 	MPI_Comm_size(st->comm, &st->size);
 	fapl = H5Pcreate(H5P_FILE_ACCESS);
-	if (fapl < 0 || H5Pset_fapl_mpio(fapl, st->comm, MPI_INFO_NULL) < 0)
+	/* 1.8 file format (superblock v2): attributes of any size (the spec
+	 * text can exceed the 64 KB of a compact attribute), and no "file open
+	 * for writing" flag that would make a killed run's file unreadable
+	 * without h5clear (superblock v3 has one). */
+	if (fapl < 0 || H5Pset_fapl_mpio(fapl, st->comm, MPI_INFO_NULL) < 0 ||
+	    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
 		rc = ERR_HDF5;
 	if (!rc) {
 		if (create)
@@ -1131,6 +1136,8 @@ out:
 		st->parallel = true;
 		store_free(st);
 	}
+	if (rc && rank == 0 && part)
+		unlink(part); /* a half-built file is of no use */
 	free(part);
 	free(Woff);
 	free(boff);
@@ -1292,31 +1299,40 @@ int store_read_checksums(struct store *st, uint64_t *sums)
 
 int store_read_jobs(struct store *st, struct job_point *jobs)
 {
+	/* blocks of rows, so that the job points being filled stay in cache
+	 * while every column's slice is scattered into them */
+	enum { BLOCK = 8192 };
 	size_t n = st->njobs;
-	unsigned char *buf = malloc(n * 8);
+	unsigned char *buf = malloc((size_t)BLOCK * 8);
 	int rc = 0;
 
 	if (!buf)
 		return ERR_NOMEM;
-	memset(jobs, 0, n * sizeof *jobs);
-	for (size_t p = 0; p < spec_nparams && !rc; p++) {
-		const struct spec_param *sp = &spec_params[p];
-		rc = read_rows(st, &st->params[p], param_type(st, sp->type), 0, n, buf);
-		for (size_t i = 0; i < n && !rc; i++) {
-			char *f = (char *)&jobs[i] + sp->offset;
-			switch (sp->type) {
-			case SPEC_INT: memcpy(f, buf + 8 * i, 8); break;
-			case SPEC_REAL: memcpy(f, buf + 8 * i, 8); break;
-			case SPEC_BOOL: *(bool *)f = buf[i] != 0; break;
-			case SPEC_DIST: *(enum spec_dist *)f = (enum spec_dist)buf[i]; break;
+	for (size_t r0 = 0; r0 < n && !rc; r0 += BLOCK) {
+		size_t cnt = n - r0 < BLOCK ? n - r0 : BLOCK;
+		struct job_point *blk = jobs + r0;
+		memset(blk, 0, cnt * sizeof *blk);
+		for (size_t p = 0; p < spec_nparams && !rc; p++) {
+			const struct spec_param *sp = &spec_params[p];
+			rc = read_rows(st, &st->params[p], param_type(st, sp->type), r0, cnt, buf);
+			for (size_t i = 0; i < cnt && !rc; i++) {
+				char *f = (char *)&blk[i] + sp->offset;
+				switch (sp->type) {
+				case SPEC_INT: memcpy(f, buf + 8 * i, 8); break;
+				case SPEC_REAL: memcpy(f, buf + 8 * i, 8); break;
+				case SPEC_BOOL: *(bool *)f = buf[i] != 0; break;
+				case SPEC_DIST:
+					*(enum spec_dist *)f = (enum spec_dist)buf[i];
+					break;
+				}
 			}
 		}
-	}
-	if (!rc) {
-		uint64_t *k = (uint64_t *)(void *)buf;
-		rc = read_rows(st, &st->key, H5T_NATIVE_UINT64, 0, n, k);
-		for (size_t i = 0; i < n && !rc; i++)
-			jobs[i].key = k[i];
+		if (!rc) {
+			uint64_t *k = (uint64_t *)(void *)buf;
+			rc = read_rows(st, &st->key, H5T_NATIVE_UINT64, r0, cnt, k);
+			for (size_t i = 0; i < cnt && !rc; i++)
+				blk[i].key = k[i];
+		}
 	}
 	free(buf);
 	return rc;

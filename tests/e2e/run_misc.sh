@@ -31,6 +31,18 @@ st, at, err = f['jobs/status'][()], f['jobs/attempt'][()], f['jobs/error'][()]
 i = int(list(st).index(2))
 sys.exit(0 if at[i] == 2 and err[i].startswith(b'diverged') and at[1 - i] == 1 else 1)"
 
+# a spec text beyond HDF5's 64 KB compact-attribute limit is stored whole
+cp f.yaml big.yaml
+for i in $(seq 1 800); do
+	echo "# a long comment line to make the spec text bigger than 64 KB ........................."
+done >>big.yaml
+timeout 60 "$S" run big.yaml -o big.h5 -q >big.out 2>&1
+check "a spec of $(wc -c <big.yaml) bytes makes a campaign" [ $? -eq 0 ]
+check "... whose stored spec text is the file's" $PY -c "
+import h5py, sys
+f = h5py.File('big.h5', 'r', locking=False)
+sys.exit(0 if f.attrs['spec_text'] == open('big.yaml', 'rb').read() else 1)"
+
 cat >l.yaml <<'YAML'
 name: long
 seed: 4
@@ -49,7 +61,11 @@ for sig in TERM INT; do
 	pid=$!
 	(sleep 60 && kill -9 $pid 2>/dev/null) &
 	watchdog=$!
-	sleep 1.5
+	for _ in $(seq 1 300); do # until the dispatch loop runs (bounded)
+		grep -q "to run on" "$sig.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
 	"$S" status l.h5 >"status-$sig.out" 2>&1
 	kill -$sig $pid
 	wait $pid
