@@ -17,6 +17,7 @@
 .DEFAULT_GOAL := all
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 ifeq ($(origin CC),default)
 CC := gcc
@@ -75,7 +76,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRC))
 # The spec fuzzer: libFuzzer target tests/fuzz/fuzz_spec.c over the spec
 # module; tests/fuzz/replay.c runs the same target over a corpus without
 # libFuzzer (part of `make check`).
-FUZZ_LIB_SRC := src/spec.c src/err.c
+FUZZ_LIB_SRC := $(wildcard src/spec*.c) src/err.c
 FUZZ_BIN := build/fuzz/fuzz_spec
 REPLAY_BIN := $(OUT)/tests/fuzz_replay
 FUZZ_SECONDS ?= 600
