@@ -45,7 +45,8 @@ n_failed=$(status_count "$campaign" failed)
 check "status: all done (done $n_done, failed $n_failed, pending $n_pending)" \
 	[ "${n_done:-0}" -gt 0 ] && [ "$n_pending" = 0 ] && [ "$n_failed" = 0 ]
 timeout 60 "$SUPERSWEEP" verify "$campaign" >"$CLUSTER_DIR/verify.out" 2>&1
-check "verify: every committed checksum matches ($(tail -n 1 "$CLUSTER_DIR/verify.out"))" [ $? -eq 0 ]
+rc=$?
+check "verify: every committed checksum matches ($(tail -n 1 "$CLUSTER_DIR/verify.out"))" [ $rc -eq 0 ]
 
 if have_h5py; then
 	$PY - "$campaign" <<'PYEOF' >"$CLUSTER_DIR/h5.out" 2>&1
@@ -58,7 +59,8 @@ print("jobs %d, done %d, finite losses %d, ranks %s" % (st.size, int((st == 1).s
       int(np.isfinite(loss).sum()), ranks))
 sys.exit(0 if st.size > 0 and (st == 1).all() and np.isfinite(loss).all() else 1)
 PYEOF
-	check "h5py: $(cat "$CLUSTER_DIR/h5.out")" [ $? -eq 0 ]
+	rc=$?
+	check "h5py: $(cat "$CLUSTER_DIR/h5.out")" [ $rc -eq 0 ]
 else
 	echo "note: h5py not found; file checked with supersweep status and verify only"
 fi
