@@ -33,6 +33,7 @@
 
 #include "supersweep/cli.h"
 #include "supersweep/err.h"
+#include "supersweep/spec.h"
 
 #define SUBMIT_DEFAULT_MARGIN	 120   /* s; Slurm may deliver the signal ~30 s late */
 #define SUBMIT_MIN_SAFE_MARGIN	 60    /* s; below this a warning */
@@ -160,6 +161,12 @@ static const char *const script_body[] = {
 	"\t\tss_log \"job step exited with status $ss_rc, $ss_dt s after SIG$ss_drain_sig\"\n",
 	"\telse\n",
 	"\t\tss_log \"job step exited with status $ss_rc\"\n",
+	"\tfi\n",
+	"\t# srun can report 0 for a step whose tasks never launched.\n",
+	"\tif [ \"$ss_rc\" -eq 0 ] && [ ! -e \"$SS_CAMPAIGN\" ]; then\n",
+	"\t\tss_log \"the job step reported success but the campaign file does not exist:\" \\\n",
+	"\t\t\t\"did the launch fail? (see above)\"\n",
+	"\t\tss_rc=1\n",
 	"\tfi\n",
 	"fi\n",
 	"\n",
@@ -344,7 +351,7 @@ static void usage(FILE *out)
 		"                              MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)\n"
 		"  --nodes N                   nodes\n"
 		"  --ntasks-per-node K         MPI ranks per node (default 1)\n"
-		"  --cpus-per-task C           cores per rank (default 1)\n"
+		"  --cpus-per-task C           cores per rank (default: the spec's threads)\n"
 		"  --threads T                 threads per job (default: cpus per task)\n"
 		"  --partition P, --account A  site settings (docs/SLURM.md)\n"
 		"  --module M                  environment module to load (repeatable)\n"
@@ -460,7 +467,7 @@ static int parse_args(int argc, char **argv, struct submit_opts *o)
 	int rc;
 
 	o->ntasks_per_node = 1;
-	o->cpus_per_task = 1;
+	o->cpus_per_task = 0; /* 0: the spec's threads per job */
 	o->margin = SUBMIT_DEFAULT_MARGIN;
 	o->max_requeues = SUBMIT_DEFAULT_REQUEUES;
 	o->launcher = "srun";
@@ -738,8 +745,8 @@ static void build_script(const struct submit_opts *o, const struct submit_paths 
 	if (njobs)
 		sbuf_printf(b, " (%zu jobs)", njobs);
 	sbuf_printf(b,
-		    ", written by `supersweep submit`\n# (%s).  Submit again to regenerate; "
-		    "docs/SLURM.md explains every line.\n",
+		    ",\n# written by `supersweep submit` (%s).\n"
+		    "# Submit again to regenerate; docs/SLURM.md explains every line.\n",
 		    cli_version());
 	sbatch_line(b, "job-name", p->job_name);
 	sbuf_printf(b, "#SBATCH --nodes=%ld\n", o->nodes);
@@ -926,21 +933,42 @@ static void print_command(FILE *out, const char **av, struct sbuf *b)
 		fprintf(out, "%s", b->p ? b->p : "");
 }
 
-/* check_spec - the spec must load; its name and job count go into the
- * script.  Returns 0 or ERR_* (message printed). */
-static int check_spec(const char *path, char *name, size_t name_len, size_t *njobs)
-{
-	FILE *f = fopen(path, "r");
+/* struct spec_facts - what the script needs from the spec. */
+struct spec_facts {
+	char name[256];	     /* the campaign's name */
+	size_t njobs;	     /* job points */
+	int64_t max_threads; /* the largest train.threads of any job */
+};
 
-	*njobs = 0;
-	if (!f) {
-		fprintf(stderr, "supersweep submit: cannot read spec '%s': %s\n", path,
-			strerror(errno));
-		return ERR_IO;
+/* check_spec - the spec must load (the same checks and messages as `plan`).
+ * Returns 0 and fills F, or ERR_* (message printed). */
+static int check_spec(const char *path, struct spec_facts *f)
+{
+	struct spec *spec = NULL;
+	char *err = malloc(SPEC_ERR_LEN);
+	int rc;
+
+	memset(f, 0, sizeof *f);
+	if (!err) {
+		fprintf(stderr, "supersweep submit: out of memory\n");
+		return ERR_NOMEM;
 	}
-	fclose(f);
-	snprintf(name, name_len, "%s", "");
-	return 0;
+	err[0] = '\0';
+	rc = spec_load_file(path, &spec, err);
+	if (rc) {
+		fprintf(stderr, "supersweep submit: %s\n", err[0] ? err : err_name(rc));
+		goto out;
+	}
+	snprintf(f->name, sizeof f->name, "%s", spec->name ? spec->name : "");
+	f->njobs = spec->njobs;
+	f->max_threads = 1;
+	for (size_t i = 0; i < spec->njobs; i++)
+		if (spec->jobs[i].threads > f->max_threads)
+			f->max_threads = spec->jobs[i].threads;
+out:
+	spec_destroy(&spec);
+	free(err);
+	return rc;
 }
 
 int cmd_submit(int argc, char **argv)
@@ -949,8 +977,7 @@ int cmd_submit(int argc, char **argv)
 	struct submit_paths p;
 	struct sbuf script = {0}, line = {0};
 	const char **av = NULL;
-	char spec_name[256];
-	size_t njobs = 0;
+	struct spec_facts facts;
 	int rc, ret = CLI_EXIT_USAGE;
 
 	memset(&o, 0, sizeof o);
@@ -966,8 +993,25 @@ int cmd_submit(int argc, char **argv)
 	}
 	if (rc)
 		goto out;
-	if (check_spec(o.spec_path, spec_name, sizeof spec_name, &njobs) != 0)
+	rc = check_spec(o.spec_path, &facts);
+	if (rc) {
+		if (rc == ERR_NOMEM)
+			ret = CLI_EXIT_FAILURE;
 		goto out;
+	}
+	if (!o.cpus_per_task) /* default: the spec's threads per job */
+		o.cpus_per_task = facts.max_threads;
+	if ((double)o.nodes * (double)o.ntasks_per_node > (double)facts.njobs)
+		fprintf(stderr,
+			"supersweep submit: warning: %ld ranks for %zu jobs: %.0f ranks will have "
+			"nothing to do\n",
+			o.nodes * o.ntasks_per_node, facts.njobs,
+			(double)o.nodes * (double)o.ntasks_per_node - (double)facts.njobs);
+	if (o.threads ? o.threads > o.cpus_per_task : facts.max_threads > o.cpus_per_task)
+		fprintf(stderr,
+			"supersweep submit: warning: %ld threads per job on %ld cpus per task: "
+			"the threads will share cores\n",
+			o.threads ? o.threads : (long)facts.max_threads, o.cpus_per_task);
 	ret = CLI_EXIT_FAILURE;
 	rc = self_path(&p.program);
 	if (!rc)
@@ -989,8 +1033,8 @@ int cmd_submit(int argc, char **argv)
 	if (o.job_name)
 		snprintf(p.job_name, sizeof p.job_name, "%s", o.job_name);
 	else
-		default_job_name(spec_name, p.job_name, sizeof p.job_name);
-	build_script(&o, &p, spec_name, njobs, &script);
+		default_job_name(facts.name, p.job_name, sizeof p.job_name);
+	build_script(&o, &p, facts.name, facts.njobs, &script);
 	av = sbatch_argv(&o, p.script);
 	if (script.err || !av) {
 		rc = ERR_NOMEM;

@@ -31,8 +31,8 @@ cluster_start || { cluster_dump; exit 1; }
 work=$CLUSTER_DIR/work
 mkdir -p "$work"
 
-# make_script NAME LAUNCHER NTASKS MAX_REQUEUES - the template with the
-# stand-in program and this test's settings.
+# make_script NAME LAUNCHER NTASKS MAX_REQUEUES [CPUS] - the template with
+# the stand-in program and this test's settings.
 make_script() {
 	sed -e "s|^SS_PROGRAM=.*|SS_PROGRAM=$here/lib/fake-run.bash|" \
 		-e "s|^SS_SPEC=.*|SS_SPEC=spec.yaml|" \
@@ -40,6 +40,7 @@ make_script() {
 		-e "s|^SS_LAUNCHER=.*|SS_LAUNCHER=$2|" \
 		-e "s|^SS_MAX_REQUEUES=.*|SS_MAX_REQUEUES=$4|" \
 		-e "s|^#SBATCH --ntasks-per-node=.*|#SBATCH --ntasks-per-node=$3|" \
+		-e "s|^#SBATCH --cpus-per-task=.*|#SBATCH --cpus-per-task=${5:-1}|" \
 		-e "s|^#SBATCH --time=.*|#SBATCH --time=5|" \
 		-e "s|^#SBATCH --job-name=.*|#SBATCH --job-name=$1|" \
 		-e "s|^#SBATCH --output=.*|#SBATCH --output=$work/$1.log|" \
@@ -50,7 +51,7 @@ submit() { # NAME PLAN -> job id
 }
 
 make_script cap srun 1 1
-make_script fail srun 1 3
+make_script fail srun 1 3 2
 make_script srun srun 2 3
 make_script mpirun mpirun 2 3
 make_script cancel srun 1 3
@@ -105,6 +106,8 @@ check "failure: status 1, not requeued (state $s, exit $(job_field "$j_fail" Exi
 	[ "$s" = FAILED ] && [ "$(job_field "$j_fail" ExitCode)" = 1:0 ] &&
 	[ "$(job_field "$j_fail" Restarts)" = 0 ]
 check "failure: says so" grep -q "job step failed with status 1: not requeued" "$work/fail.log"
+check "threads per job = cpus per task (2)" grep -q "fake rank 0 generation 0: exit1 (threads 2;" "$work/fail.log"
+check "threads per job reach mpirun's ranks (1)" grep -q "fake rank 1 generation 0: drain (threads 1;" "$work/mpirun.log"
 
 # scancel: TERM to the batch shell and the step; drained, not requeued.
 s=$(wait_job_done "$j_cancel" 60)

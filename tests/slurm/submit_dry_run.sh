@@ -38,7 +38,8 @@ module2="it's \"odd\" \$(touch PWNED) \`touch PWNED\`"
 	--dry-run >out.sh 2>err.txt
 rc=$?
 check "dry run exits 0 (got $rc)" [ $rc -eq 0 ]
-check "dry run is silent on stderr" [ ! -s err.txt ]
+check "dry run warns of idle ranks (12 ranks, 4 jobs): $(cat err.txt)" \
+	[ "$(cat err.txt)" = "supersweep submit: warning: 12 ranks for 4 jobs: 8 ranks will have nothing to do" ]
 check "generated script is valid bash" bash -n out.sh
 check "dry run wrote no script" [ -z "$(ls -A "$hostile_dir")" ]
 
@@ -96,7 +97,17 @@ check "defaults: exit 0" [ $? -eq 0 ]
 check "defaults: srun" grep -qx 'SS_LAUNCHER=srun' def.sh
 check "defaults: threads from cpus per task" grep -qx 'SS_THREADS=' def.sh
 check "defaults: margin 120" grep -qx '#SBATCH --signal=B:USR1@120' def.sh
-check "defaults: one task, one cpu" grep -qx '#SBATCH --ntasks-per-node=1' def.sh
+check "defaults: one task" grep -qx '#SBATCH --ntasks-per-node=1' def.sh
+check "defaults: cpus per task = the spec's threads (1)" grep -qx '#SBATCH --cpus-per-task=1' def.sh
+"$SUPERSWEEP" submit "$spec" -o rel.h5 --time 30 --nodes 1 --dry-run 2>&1 >/dev/null | cat >def.err
+check "defaults: nothing on stderr ($(cat def.err))" [ ! -s def.err ]
+check "job name from the spec" grep -qx '#SBATCH --job-name="slurm-tiny"' def.sh
+sed -e 's/threads: 1/threads: 4/' -e 's/^name: .*/name: "four threads"/' "$spec" >t4.yaml
+"$SUPERSWEEP" submit t4.yaml -o t4.h5 --time 30 --nodes 1 --dry-run >t4.sh 2>t4.err
+check "defaults: cpus per task = the spec's threads (4)" grep -qx '#SBATCH --cpus-per-task=4' t4.sh
+check "job name reduced to a safe word" grep -qx '#SBATCH --job-name="four_threads"' t4.sh
+"$SUPERSWEEP" submit t4.yaml -o t4.h5 --time 30 --nodes 1 --cpus-per-task 2 --dry-run >/dev/null 2>t4.err
+check "warns when threads exceed cpus per task" grep -q "4 threads per job on 2 cpus per task" t4.err
 check "defaults: absolute campaign path" grep -qxF "SS_CAMPAIGN='$tmp/rel.h5'" def.sh
 check "defaults: script beside the campaign" grep -qF "write this script to '$tmp/rel.sbatch'" def.sh
 check "defaults: no run options" grep -qx 'SS_RUN_ARGS=()' def.sh
@@ -133,6 +144,8 @@ refuse "newline in partition" "newline" "$spec" -o x.h5 --time 10 --nodes 1 --pa
 refuse "newline in the log path" "newline" "$spec" -o "$(printf 'a\nb.h5')" --time 10 --nodes 1
 refuse "unknown option" "unknown option '--frobnicate'" "$spec" -o x.h5 --time 10 --nodes 1 --frobnicate 1
 refuse "missing spec file" "no-such.yaml" "$tmp/no-such.yaml" -o x.h5 --time 10 --nodes 1
+printf 'name: bad\nmodel: {n: -3}\n' >bad.yaml
+refuse "a bad spec, naming file and line" "bad.yaml:2" bad.yaml -o x.h5 --time 10 --nodes 1
 refuse "option without value" "--time needs a value" "$spec" -o x.h5 --nodes 1 --time
 check "nothing written by refused submits" [ ! -e x.sbatch ] && [ ! -e x.h5 ]
 

@@ -13,6 +13,9 @@
 # after seconds, not 120 s), KillWait=5, backfill and main scheduler every
 # 1-2 s, MinJobAge long enough to read a finished job's state, and a
 # one-line-per-job record (jobcomp/filetxt, $CLUSTER_DIR/jobcomp.log).
+# Job ids start at a random number and TmpFS is private: the PMIx plugin
+# names its per-step directories by uid, job id and step id, and two test
+# clusters (or the leftovers of a killed one) must not share them.
 #
 # CLUSTER_KILLWAIT (default 5) is the time between SIGTERM and SIGKILL when a
 # job is cancelled or reaches its time limit; 0 kills at once (no drain).
@@ -70,7 +73,8 @@ cluster_start() {
 	trap cluster_stop EXIT
 	CLUSTER_NODE=$(hostname -s)
 	CLUSTER_CPUS=$(nproc)
-	mkdir -p "$CLUSTER_DIR/munge" "$CLUSTER_DIR/state" "$CLUSTER_DIR/spool" "$CLUSTER_DIR/log"
+	mkdir -p "$CLUSTER_DIR/munge" "$CLUSTER_DIR/state" "$CLUSTER_DIR/spool" "$CLUSTER_DIR/log" \
+		"$CLUSTER_DIR/tmp"
 	chmod 755 "$CLUSTER_DIR/munge"
 	head -c 1024 /dev/urandom >"$CLUSTER_DIR/munge/key"
 	chmod 400 "$CLUSTER_DIR/munge/key"
@@ -106,6 +110,8 @@ SchedulerParameters=bf_interval=1,sched_interval=2
 MpiDefault=none
 KillWait=${CLUSTER_KILLWAIT:-5}
 MinJobAge=600
+FirstJobId=$((1000 + RANDOM * 30 + RANDOM % 30))
+TmpFS=$CLUSTER_DIR/tmp
 ReturnToService=2
 StateSaveLocation=$CLUSTER_DIR/state
 SlurmdSpoolDir=$CLUSTER_DIR/spool

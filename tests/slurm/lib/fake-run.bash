@@ -27,7 +27,10 @@ drain)
 	echo "fake rank $rank: no signal came"
 	exit 1
 	;;
-done) exit 0 ;;
+done)
+	[ "$rank" != 0 ] || : >"$4" # the campaign file the script looks for
+	exit 0
+	;;
 exit3) exit 3 ;;
 exit1) exit 1 ;;
 *)
