@@ -932,10 +932,11 @@ static int read_settings(struct rd *r, const yaml_node_t *node, const char *sect
 			return unknown_key(r, key, section, r->in_names, IN_COUNT);
 		if (v->type == YAML_SEQUENCE_NODE ||
 		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR))
-			return spec_fail(r->err, r->path, mark_of(v), ERR_INVAL,
-					 "%s under %s is a single value; put a list under grid: to "
-					 "sweep it",
-					 spec_in_table[in].name, section);
+			return spec_fail(
+				r->err, r->path, mark_of(v), ERR_INVAL,
+				"%s under %s takes a single value, not %s; put axes (lists, "
+				"linspace, logspace, range) under grid:",
+				spec_in_table[in].name, section, node_type_name(v));
 		rc = set_fixed(r, in, key, v);
 		if (rc)
 			return rc;

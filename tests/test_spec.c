@@ -303,7 +303,8 @@ static void test_error_type(void **state)
 	load_err(BASE "train: {m: 5, gamma: 1, save_weights: 1}\n", "2:39", "true or false", NULL);
 	load_err(BASE "train: {m: 5, gamma: 1, dist: powr}\n", "2:31", "did you mean 'power'",
 		 NULL);
-	load_err(BASE "train: {m: [1, 2], gamma: 1}\n", "2:12", "put a list under grid", NULL);
+	load_err(BASE "train: {m: [1, 2], gamma: 1}\n", "2:12",
+		 "m under train takes a single value, not a list", NULL);
 	load_err("model: [1, 2]\n", "1:8", "model must be a mapping", NULL);
 	load_err("- a\n- b\n", "1:1", "a spec is a mapping", NULL);
 }
