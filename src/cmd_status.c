@@ -1,12 +1,166 @@
-/* cmd_status.c - `supersweep status` (placeholder until its module lands). */
+/* cmd_status.c - `supersweep status CAMPAIGN.h5`: progress, failures, ETA.
+ *
+ * Read-only and lock-free (store_open_read), so it works while a campaign
+ * runs: it reads the status column and the run attributes that `run` writes
+ * when it opens the file.  The ETA is cost-weighted: the predicted cost of
+ * the pending jobs divided by the rate at which this run has been committing
+ * cost (jobs committed since the run started times their mean predicted cost,
+ * per second).
+ */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "supersweep/cli.h"
+#include "supersweep/err.h"
+#include "supersweep/store.h"
+
+#define STATUS_MAX_FAILURES 20
+
+static void fmt_duration(char *buf, size_t len, double s)
+{
+	if (isnan(s) || s < 0)
+		snprintf(buf, len, "unknown");
+	else if (s < 120)
+		snprintf(buf, len, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%.1f min", s / 60);
+	else
+		snprintf(buf, len, "%.1f h", s / 3600);
+}
+
+/* lock_holder - the content of CAMPAIGN.lock ("HOST PID START") or "". */
+static void lock_holder(const char *campaign, char *out, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof path, "%s.lock", campaign);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(out, (int)len, f))
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
 
 int cmd_status(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "supersweep status: not implemented yet\n");
-	return CLI_EXIT_FAILURE;
+	struct store *st = NULL;
+	struct job_point *jobs = NULL;
+	char err[STORE_ERR_LEN], *errors = NULL, holder[512], when[32];
+	const char *path, *name, *ended;
+	const int8_t *status;
+	struct store_counts c;
+	double started = NAN, ended_unix = NAN, d0 = 0, f0 = 0;
+	double cost_left = 0, cost_committed = 0;
+	int64_t committed;
+	size_t n, shown = 0;
+	int rc, ret = CLI_EXIT_FAILURE;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: supersweep status CAMPAIGN.h5\n\n"
+		       "Progress, failures with their reasons and the ETA of a campaign; "
+		       "read-only,\n"
+		       "also while the campaign runs.\n");
+		return CLI_EXIT_OK;
+	}
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: supersweep status CAMPAIGN.h5\n");
+		return CLI_EXIT_USAGE;
+	}
+	path = argv[1];
+	rc = store_open_read(path, &st, err);
+	if (rc) {
+		fprintf(stderr, "supersweep status: %s\n", err);
+		return rc == ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+	}
+	n = store_njobs(st);
+	status = store_status(st);
+	c = store_count(st);
+	jobs = malloc(n * sizeof *jobs);
+	errors = malloc(n * STORE_ERROR_LEN);
+	if (!jobs || !errors || store_read_jobs(st, jobs) ||
+	    store_read_strings(st, "error", errors)) {
+		fprintf(stderr, "supersweep status: %s: cannot read the job columns\n", path);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double f = spec_job_flop(&jobs[i]);
+		if (status[i] == STORE_PENDING)
+			cost_left += f;
+		else
+			cost_committed += f;
+	}
+	name = store_attr_string(st, "name");
+	printf("campaign %s (%s): %zu jobs\n", name ? name : "?", path, n);
+	printf("  done %lld, failed %lld, pending %lld (%.1f%% committed)\n", (long long)c.done,
+	       (long long)c.failed, (long long)c.pending,
+	       100.0 * (double)(c.done + c.failed) / (double)n);
+	store_attr_double(st, "run_started_unix", &started);
+	store_attr_double(st, "run_ended_unix", &ended_unix);
+	store_attr_double(st, "done_at_run_start", &d0);
+	store_attr_double(st, "failed_at_run_start", &f0);
+	ended = store_attr_string(st, "run_ended");
+	lock_holder(path, holder, sizeof holder);
+	committed = c.done + c.failed - (int64_t)(d0 + f0);
+	if (holder[0] && isnan(ended_unix)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		double el = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - started;
+		double mean = (c.done + c.failed) > 0 ? cost_committed / (double)(c.done + c.failed)
+						      : NAN;
+		double rate = el > 0 ? (double)committed * mean / el : NAN; /* FLOP/s */
+		fmt_duration(when, sizeof when, el);
+		printf("  running: lock held by %s; this run started %s ago (%s) and committed "
+		       "%lld jobs (%.0f jobs/h)\n",
+		       holder, when, store_attr_string(st, "run_started"), (long long)committed,
+		       el > 0 ? (double)committed / el * 3600 : 0.0);
+		fmt_duration(when, sizeof when,
+			     (c.pending == 0) ? 0 : (rate > 0 ? cost_left / rate : NAN));
+		printf("  ETA: %s (cost-weighted)\n", when);
+	} else if (holder[0]) {
+		printf("  a lock file is present (%s) but the last run recorded its end; "
+		       "the lock is stale if that process is gone\n",
+		       holder);
+	} else {
+		double ranks = 0;
+		store_attr_double(st, "ranks", &ranks);
+		printf("  not running; last run %s .. %s on %.0f rank(s) (%s)\n",
+		       store_attr_string(st, "run_started") ? store_attr_string(st, "run_started")
+							    : "?",
+		       ended && ended[0] ? ended : "(ended without closing the file)", ranks,
+		       store_attr_string(st, "hosts") ? store_attr_string(st, "hosts") : "?");
+		if (c.pending > 0)
+			printf("  %lld jobs left: run the same `supersweep run` command to "
+			       "continue\n",
+			       (long long)c.pending);
+	}
+	if (c.failed > 0) {
+		printf("failures:\n");
+		for (size_t i = 0; i < n && shown < STATUS_MAX_FAILURES; i++) {
+			if (status[i] != STORE_FAILED)
+				continue;
+			printf("  row %zu (key %016llx, n=%lld m=%lld gamma=%g alpha=%g "
+			       "seed=%lld): %s\n",
+			       i, (unsigned long long)jobs[i].key, (long long)jobs[i].n,
+			       (long long)jobs[i].m, jobs[i].gamma, jobs[i].alpha,
+			       (long long)jobs[i].seed, errors + i * STORE_ERROR_LEN);
+			shown++;
+		}
+		if ((int64_t)shown < c.failed)
+			printf("  ... and %lld more (supersweep export lists them all)\n",
+			       (long long)(c.failed - (int64_t)shown));
+	}
+	ret = CLI_EXIT_OK;
+out:
+	free(jobs);
+	free(errors);
+	store_close(&st);
+	return ret;
 }

@@ -47,9 +47,9 @@ static void usage(FILE *out)
 		"Run scaling-law campaigns of the superposition toy model on a cluster.\n"
 		"\n"
 		"Commands:\n"
-		"  plan SPEC.yaml [--list]          validate a campaign spec; count jobs, predict cost\n"
-		"  run SPEC.yaml -o CAMPAIGN.h5     run or resume a campaign (under mpirun or srun)\n"
-		"  status CAMPAIGN.h5               progress, failures and ETA (also while it runs)\n"
+		"  plan SPEC.yaml [--list]          validate a spec; count jobs, predict cost\n"
+		"  run SPEC.yaml -o CAMPAIGN.h5     run or resume a campaign (mpirun or srun)\n"
+		"  status CAMPAIGN.h5               progress, failures, ETA (also while running)\n"
 		"  export CAMPAIGN.h5 [-o FILE]     parameters, status and metrics as CSV\n"
 		"  verify CAMPAIGN.h5               re-check the checksum of every committed job\n"
 		"  fit CAMPAIGN.h5 --by a,b         fit loss ~ m^-alpha_m per group\n"
@@ -71,7 +71,16 @@ static void usage(FILE *out)
 static int run_mpi_command(int argc, char **argv)
 {
 	int provided = 0, rc;
+	sigset_t block;
 
+	/* Block the stop signals before MPI starts its threads, so that every
+	 * thread inherits the mask: cmd_run unblocks them only inside ppoll(2),
+	 * where a signal always interrupts the wait (sched.h). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
 		fprintf(stderr, "supersweep: MPI_Init failed\n");
 		return CLI_EXIT_FAILURE;

@@ -13,9 +13,9 @@
 
 /* Exit statuses of the program (documented in docs/GUIDE.md). */
 enum cli_exit {
-	CLI_EXIT_OK = 0,          /* done (a campaign may still count failed jobs) */
-	CLI_EXIT_FAILURE = 1,     /* runtime failure (I/O, MPI, HDF5, ...) */
-	CLI_EXIT_USAGE = 2,       /* bad usage or bad spec; nothing written */
+	CLI_EXIT_OK = 0,	  /* done (a campaign may still count failed jobs) */
+	CLI_EXIT_FAILURE = 1,	  /* runtime failure (I/O, MPI, HDF5, ...) */
+	CLI_EXIT_USAGE = 2,	  /* bad usage or bad spec; nothing written */
 	CLI_EXIT_INTERRUPTED = 3, /* drained on a signal with work left: requeue */
 };
 

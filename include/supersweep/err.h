@@ -10,11 +10,11 @@
 
 enum err_code {
 	ERR_OK = 0,
-	ERR_NOMEM = -1,    /* an allocation failed */
-	ERR_INVAL = -2,    /* bad input: spec, argument, job point */
-	ERR_IO = -3,       /* a file operation failed (errno-level) */
-	ERR_HDF5 = -4,     /* an HDF5 call failed */
-	ERR_MPI = -5,      /* an MPI call failed */
+	ERR_NOMEM = -1,	   /* an allocation failed */
+	ERR_INVAL = -2,	   /* bad input: spec, argument, job point */
+	ERR_IO = -3,	   /* a file operation failed (errno-level) */
+	ERR_HDF5 = -4,	   /* an HDF5 call failed */
+	ERR_MPI = -5,	   /* an MPI call failed */
 	ERR_DIVERGED = -6, /* training produced NaN/Inf */
 	ERR_STOPPED = -7,  /* stopped on request at a step boundary (drain) */
 	ERR_MISMATCH = -8, /* spec differs from the campaign file's */

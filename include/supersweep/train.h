@@ -26,27 +26,27 @@
 /* Scalar results of one job.  Every field is a double so that the metric
  * table below can describe them uniformly. */
 struct train_metrics {
-	double final_loss;      /* mean of the last min(100, steps) step losses (L, sum over features) */
-	double eval_loss;       /* L on eval_samples fresh samples (NaN when eval_samples = 0) */
-	double phi_half;        /* fraction of rows with norm > 1/2 */
-	double phi_one;         /* fraction of rows with norm > 1 */
-	double overlap_strong;  /* mean squared overlap of normalised rows with norm > 1, i != j (NaN if < 2 rows) */
-	double overlap_all;     /* mean squared overlap of all normalised rows, i != j */
-	double weak_pred;       /* <v^2> · Σ p_i over rows with norm <= 1/2 */
-	double norm_min;        /* smallest row norm */
-	double norm_median;     /* median row norm */
-	double norm_mean;       /* mean row norm */
-	double norm_max;        /* largest row norm */
-	double density;         /* Σ p_i actually used (E after the density rule) */
-	double steps_done;      /* optimiser steps completed */
-	double wall_s;          /* wall time of this attempt's training, seconds */
+	double final_loss; /* mean of the last min(100, steps) step losses (L, sum over features) */
+	double eval_loss;  /* L on eval_samples fresh samples (NaN when eval_samples = 0) */
+	double phi_half;   /* fraction of rows with norm > 1/2 */
+	double phi_one;	   /* fraction of rows with norm > 1 */
+	double overlap_strong; /* mean squared overlap of normalised rows with norm > 1, i != j (NaN if < 2 rows) */
+	double overlap_all; /* mean squared overlap of all normalised rows, i != j */
+	double weak_pred;   /* <v^2> · Σ p_i over rows with norm <= 1/2 */
+	double norm_min;    /* smallest row norm */
+	double norm_median; /* median row norm */
+	double norm_mean;   /* mean row norm */
+	double norm_max;    /* largest row norm */
+	double density;	    /* Σ p_i actually used (E after the density rule) */
+	double steps_done;  /* optimiser steps completed */
+	double wall_s;	    /* wall time of this attempt's training, seconds */
 };
 
 /* Metric table: name, unit and doc of every train_metrics field, in column
  * order of the campaign file. */
 struct train_metric_info {
 	const char *name; /* column name, e.g. "final_loss" */
-	size_t offset;    /* offsetof(struct train_metrics, field) */
+	size_t offset;	  /* offsetof(struct train_metrics, field) */
 	const char *unit; /* unit or "" */
 	const char *doc;  /* one line */
 };
@@ -55,14 +55,15 @@ extern const size_t train_nmetrics;
 
 /* Everything a job reports. */
 struct train_result {
-	int status;                 /* 0 done, ERR_DIVERGED, ERR_STOPPED, ERR_INVAL, ERR_NOMEM, ERR_IO */
-	char error[TRAIN_MSG_LEN];  /* reason when status != 0, e.g. "diverged at step 1234" */
-	char warning[TRAIN_MSG_LEN]; /* e.g. "checkpoint damaged, restarted from step 0"; "" if none */
+	int status; /* 0 done, ERR_DIVERGED, ERR_STOPPED, ERR_INVAL, ERR_NOMEM, ERR_IO */
+	char error[TRAIN_MSG_LEN]; /* reason when status != 0, e.g. "diverged at step 1234" */
+	char warning
+		[TRAIN_MSG_LEN]; /* e.g. "checkpoint damaged, restarted from step 0"; "" if none */
 	struct train_metrics metrics;
-	int64_t ncurve;             /* spec_curve_len(job) */
-	float *curve;               /* (ncurve) mean loss L over each log_every steps; NaN where not reached */
-	float *W;                   /* (n, m) row-major, only if job->save_weights, else NULL */
-	float *b;                   /* (n), only if job->save_weights, else NULL */
+	int64_t ncurve; /* spec_curve_len(job) */
+	float *curve;	/* (ncurve) mean loss L over each log_every steps; NaN where not reached */
+	float *W;	/* (n, m) row-major, only if job->save_weights, else NULL */
+	float *b;	/* (n), only if job->save_weights, else NULL */
 };
 
 /* train_run - train JOB (borrowed) with campaign seed SEED.
@@ -73,11 +74,28 @@ struct train_result {
  * RES: filled in; its arrays are allocated here and given to the caller
  * (train_result_free).  Returns 0 when the job ran (whatever its status:
  * a diverged or stopped job is data, not an error) or a negative code when
- * the job could not be run at all (ERR_NOMEM, ERR_INVAL), with res->error set.
+ * the job could not be run at all (ERR_NOMEM, ERR_INVAL, ERR_RANGE), with
+ * res->error set and no arrays.  A non-finite step loss or parameter ends
+ * the job with status ERR_DIVERGED, error "diverged at step k (loss x)"
+ * (k = 1-based step), the curve up to k and NaN W metrics.  A stop whose
+ * checkpoint cannot be written gives status ERR_IO (or ERR_NOMEM).
+ * What is computed, exactly: docs/MODEL.md.
  * Not thread-safe with respect to OpenBLAS's global thread count: one job at
  * a time per process. */
 int train_run(const struct job_point *job, uint64_t seed, const char *checkpoint,
 	      volatile sig_atomic_t *stop, struct train_result *res);
+
+/* Options of train_run_opts (tests and benchmarks); zero = defaults. */
+struct train_opts {
+	int64_t stop_at_step; /* > 0: behave as if STOP were set once this many steps are
+	                       * done in total (deterministic stop for tests) */
+	int64_t block_rows;   /* samples per block of the step kernel (0 = default) */
+};
+
+/* train_run_opts - train_run with OPTS (borrowed, may be NULL). */
+int train_run_opts(const struct job_point *job, uint64_t seed, const char *checkpoint,
+		   volatile sig_atomic_t *stop, const struct train_opts *opts,
+		   struct train_result *res);
 
 /* train_result_free - free RES's arrays and clear them; accepts NULL. */
 void train_result_free(struct train_result *res);

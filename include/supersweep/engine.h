@@ -1,0 +1,80 @@
+/* engine.h - one job's training state and its threaded optimiser step.
+ *
+ * An engine owns the parameters (W, b), the Adam moments, the sampler and
+ * every scratch buffer of a job, carved from one allocation at creation:
+ * nothing allocates after engine_create.  A step draws the batch (B samples,
+ * cut into C fixed chunks of rows: C = 1 with one thread, 2·threads
+ * otherwise; threads claim chunks dynamically and process each in blocks of
+ * `block_rows` samples into the chunk's own gradient accumulator), then
+ * reduces the accumulators in chunk order and applies the decay and Adam
+ * update, ranges of rows of W claimed by the threads.  For a fixed thread
+ * count the result is a pure function of (seed, job, step), whichever thread
+ * did what; another thread count changes only the order of float sums.
+ *
+ * OpenBLAS is used single-threaded from each engine thread: engine_create
+ * calls openblas_set_num_threads(1) (a process-wide setting).  One engine at
+ * a time per process.
+ */
+#ifndef SUPERSWEEP_ENGINE_H
+#define SUPERSWEEP_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "supersweep/sampler.h"
+#include "supersweep/spec.h"
+
+struct engine;
+
+/* Tuning knobs (tests, benchmarks); zero = defaults. */
+struct engine_opts {
+	int64_t block_rows; /* samples per block (default 128) */
+};
+
+/* The job's state, borrowed from the engine. */
+struct engine_params {
+	float *W, *b;	/* (n, m), (n) */
+	float *mW, *vW; /* (n, m) Adam moments */
+	float *mb, *vb; /* (n) */
+};
+
+/* engine_create - an engine for JOB (borrowed; must outlive the engine) and
+ * campaign seed SEED, using job->threads threads.  Parameters start
+ * initialised (engine_init).  OPTS may be NULL.  Returns 0 and sets *OUT, or
+ * ERR_INVAL (bad job) / ERR_NOMEM / ERR_RANGE (sizes beyond BLAS's int) with a
+ * message in ERR (SPEC_ERR_LEN bytes). */
+int engine_create(const struct job_point *job, uint64_t seed, const struct engine_opts *opts,
+		  struct engine **out, char *err);
+
+/* engine_destroy - stop the threads, free everything, set *E NULL; NULL-safe. */
+void engine_destroy(struct engine **e);
+
+/* engine_init - W ~ N(0,1)/√m, b ~ N(0,1) from their own random streams;
+ * Adam moments zero. */
+void engine_init(struct engine *e);
+
+/* engine_step - optimiser step STEP (0-based): the batch of STEP, gradient,
+ * decay and Adam with the scheduled learning rates.  *LOSS gets the step's
+ * loss L (mean over samples of Σ_features (y - x)², before the update).
+ * Returns 0, or ERR_DIVERGED when the loss or the updated parameters are not
+ * finite. */
+int engine_step(struct engine *e, int64_t step, double *loss);
+
+/* engine_gradient - the gradient of the objective (mean over B·n entries) at
+ * the current parameters for the batch of STEP, reduced over threads into DW
+ * (n, m) and DB (n); returns the loss L.  No update.  For tests. */
+double engine_gradient(struct engine *e, int64_t step, float *dW, float *db);
+
+/* engine_eval - mean loss L over NSAMPLES fresh evaluation samples (their
+ * own random stream); NaN when NSAMPLES is 0. */
+double engine_eval(struct engine *e, int64_t nsamples);
+
+/* engine_params / engine_sampler - borrowed views. */
+struct engine_params engine_params(struct engine *e);
+const struct sampler *engine_sampler(const struct engine *e);
+
+/* engine_bytes - bytes of the engine's working block (parameters, moments,
+ * accumulators and scratch of every thread). */
+size_t engine_bytes(const struct engine *e);
+
+#endif

@@ -1,0 +1,87 @@
+/* model.h - the toy model's step kernels for one job: forward/backward over
+ * a block of samples, the optimiser, the learning-rate schedule.
+ *
+ * Model (PAPER.md): W (n, m), b (n); for a sample x (sparse, ≈ E nonzeros)
+ * h = Wᵀx, z = W h + b, y = ReLU(z).  Objective: mean over all B·n entries
+ * of (y - x)²; reported loss L = Σ_features (y - x)², mean over samples.
+ * Gradient: g = (2/(B n))·(y - x)⊙1[z > 0]; dW = xᵀ(gW) + gᵀ(xW); db = Σ g.
+ *
+ * The fast kernel works on a block of rows so that z and g (rows × n) stay in
+ * cache; its three dense products are OpenBLAS sgemm calls.  Every fast kernel
+ * has a plain reference here (model_ref_*), in double precision, used by the
+ * tests.  Nothing here allocates.
+ */
+#ifndef SUPERSWEEP_MODEL_H
+#define SUPERSWEEP_MODEL_H
+
+#include <stdint.h>
+
+/* A block of sparse samples in CSR form (all borrowed). */
+struct model_rows {
+	int64_t nrows;	      /* samples in the block */
+	const int64_t *start; /* (nrows + 1) offsets into idx/val */
+	const int32_t *idx;   /* active feature indices */
+	const float *val;     /* their values v */
+};
+
+/* Scratch of one block (borrowed, sized by the caller). */
+struct model_work {
+	float *h;    /* (rows, m) xW */
+	float *z;    /* (rows, n) pre-activations, then g in place */
+	float *gw;   /* (rows, m) gW */
+	float *xrow; /* (n) all zero between calls */
+};
+
+/* model_block_grad - forward and backward of the block X for parameters W
+ * (n, m) and b (n).  SCALE is the factor 2/(B·n) of the objective's gradient.
+ * Accumulates the block's gradient into DW (n, m) and DB (n) and returns the
+ * block's Σ over samples and features of (y - x)². */
+double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
+			const struct model_rows *x, float scale, struct model_work *wk, float *dW,
+			float *db);
+
+/* model_block_loss - forward only: the block's Σ (y - x)² (WK->gw unused). */
+double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
+			const struct model_rows *x, struct model_work *wk);
+
+/* Optimiser constants (the authors' AdamW: PyTorch's formula). */
+#define MODEL_BETA1 0.9
+#define MODEL_BETA2 0.999
+#define MODEL_EPS   1e-8
+
+/* Per-step optimiser scalars of one parameter group. */
+struct model_adam {
+	double lr;  /* learning rate of this step */
+	double bc1; /* 1 - beta1^t, t = step + 1 */
+	double bc2; /* 1 - beta2^t */
+};
+
+/* model_adam_prepare - the scalars for step index STEP (0-based) and LR. */
+struct model_adam model_adam_prepare(int64_t step, double lr);
+
+/* model_update_rows - for rows [I0, I1) of W (n, m): gradient = Σ over the
+ * NGRAD accumulators GRADS[k] (each (n, m), summed in order k = 0..), then the
+ * decay of GAMMA with the step's learning rate (γ >= 0: W <- W(1 - lr γ);
+ * γ < 0: W_i <- W_i + lr γ W_i (1 - 1/(‖W_i‖ + eps))), then the Adam update
+ * with moments MW, VW.  COLS = m; for b pass COLS = 1 and GAMMA = 0 (no
+ * decay).  Returns Σ of the updated parameters (a NaN/Inf sentinel). */
+double model_update_rows(float *W, float *mW, float *vW, const float *const *grads, int ngrad,
+			 int64_t i0, int64_t i1, int64_t cols, double gamma,
+			 const struct model_adam *a);
+
+/* model_lr - learning rate at step index STEP (0-based) of STEPS for PEAK,
+ * linear warm-up over WARMUP steps then cosine to MIN_RATIO·PEAK.  With
+ * s = step + 1: s < warmup: peak·s/warmup; else (peak - min)·½(1 +
+ * cos(π(s - warmup)/(steps - warmup))) + min.  When warmup >= steps (no
+ * room for a cosine) the cosine runs over all steps from s = 0, as in the
+ * authors' script. */
+double model_lr(double peak, int64_t step, int64_t steps, int64_t warmup, double min_ratio);
+
+/* Reference implementation (plain loops, double precision, dense x).
+ * model_ref_loss_grad - objective J = mean over B·n entries of (y - x)² for
+ * X (B, n) dense, H an (m) scratch; fills DW (n, m) and DB (n) with dJ/dW, dJ/db (either may be
+ * NULL) and returns J.  *L_OUT (may be NULL) gets the reported loss L = n·J. */
+double model_ref_loss_grad(int64_t B, int64_t n, int64_t m, const double *W, const double *b,
+			   const double *X, double *h, double *dW, double *db, double *L_out);
+
+#endif

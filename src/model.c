@@ -1,0 +1,313 @@
+/* model.c - step kernels of the toy model: block forward/backward, AdamW with
+ * the signed row-wise decay, learning-rate schedule, and plain references.
+ *
+ * Hot path: model_block_grad, called for every block of ≈ 128 samples of
+ * every step.  Its dense work is three sgemm calls (z = h Wᵀ, gW = g W,
+ * dW += gᵀ h); the element-wise pass (bias, ReLU, residual, loss, mask, db)
+ * runs over z while it is in cache, 8 lanes at a time with GCC vector types
+ * (two SSE registers: the x86-64 baseline)
+ * (no -ffast-math: the order of every sum is fixed by the code).
+ */
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "supersweep/model.h"
+
+typedef float v4sf __attribute__((vector_size(16)));
+typedef int32_t v4si __attribute__((vector_size(16)));
+
+static inline v4sf load4(const float *p)
+{
+	v4sf v;
+
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static inline void store4(float *p, v4sf v)
+{
+	memcpy(p, &v, sizeof v);
+}
+
+/* h = x W for the block (sparse rows times dense W). */
+static void block_h(int64_t m, const float *W, const struct model_rows *x, float *h)
+{
+	for (int64_t r = 0; r < x->nrows; r++) {
+		float *hr = h + r * m;
+
+		memset(hr, 0, (size_t)m * sizeof *hr);
+		for (int64_t k = x->start[r]; k < x->start[r + 1]; k++) {
+			const float *w = W + (int64_t)x->idx[k] * m;
+			const float v = x->val[k];
+
+			for (int64_t j = 0; j < m; j++)
+				hr[j] += v * w[j];
+		}
+	}
+}
+
+/* z = b + h Wᵀ for R rows: b is copied into each row and sgemm adds with
+ * beta = 1 (OpenBLAS then skips its separate pass over C). */
+static void block_z(int64_t n, int64_t m, const float *W, const float *b, int64_t R,
+		    struct model_work *wk)
+{
+	for (int64_t r = 0; r < R; r++)
+		memcpy(wk->z + r * n, b, (size_t)n * sizeof *b);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)m, 1.0f, wk->h,
+		    (int)m, W, (int)m, 1.0f, wk->z, (int)n);
+}
+
+/* Element-wise pass over one row: z <- g = scale·(y - x)·1[z > 0] with
+ * y = max(z, 0) (zr holds z = Wh + b); db += g.  Returns Σ (y - x)². */
+static double row_pass(int64_t n, float *zr, const float *xr, float scale, float *db)
+{
+	const v4sf zero = {0};
+	const v4sf sc = {scale, scale, scale, scale};
+	v4sf acc0 = zero, acc1 = zero;
+	int64_t j = 0;
+	double sum;
+
+	for (; j + 8 <= n; j += 8) {
+		v4sf z0 = load4(zr + j), z1 = load4(zr + j + 4);
+		v4si p0 = z0 > zero, p1 = z1 > zero;
+		v4sf d0 = (v4sf)((v4si)z0 & p0) - load4(xr + j);
+		v4sf d1 = (v4sf)((v4si)z1 & p1) - load4(xr + j + 4);
+		v4sf g0 = (v4sf)((v4si)(sc * d0) & p0);
+		v4sf g1 = (v4sf)((v4si)(sc * d1) & p1);
+
+		acc0 += d0 * d0;
+		acc1 += d1 * d1;
+		store4(zr + j, g0);
+		store4(zr + j + 4, g1);
+		store4(db + j, load4(db + j) + g0);
+		store4(db + j + 4, load4(db + j + 4) + g1);
+	}
+	acc0 += acc1;
+	sum = ((double)acc0[0] + acc0[1]) + ((double)acc0[2] + acc0[3]);
+	for (; j < n; j++) {
+		float z = zr[j];
+		float y = z > 0 ? z : 0;
+		float d = y - xr[j];
+		float g = z > 0 ? scale * d : 0;
+
+		sum += (double)(d * d);
+		zr[j] = g;
+		db[j] += g;
+	}
+	return sum;
+}
+
+/* Forward-only pass over one row: Σ (y - x)². */
+static double row_loss(int64_t n, const float *zr, const float *xr)
+{
+	const v4sf zero = {0};
+	v4sf acc = zero;
+	int64_t j = 0;
+	double sum;
+
+	for (; j + 4 <= n; j += 4) {
+		v4sf z = load4(zr + j);
+		v4si pos = z > zero;
+		v4sf d = (v4sf)((v4si)z & pos) - load4(xr + j);
+
+		acc += d * d;
+	}
+	sum = ((double)acc[0] + acc[1]) + ((double)acc[2] + acc[3]);
+	for (; j < n; j++) {
+		float z = zr[j];
+		float d = (z > 0 ? z : 0) - xr[j];
+
+		sum += (double)(d * d);
+	}
+	return sum;
+}
+
+static void scatter_x(const struct model_rows *x, int64_t r, float *xrow, int clear)
+{
+	for (int64_t k = x->start[r]; k < x->start[r + 1]; k++)
+		xrow[x->idx[k]] = clear ? 0.0f : x->val[k];
+}
+
+double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
+			const struct model_rows *x, float scale, struct model_work *wk, float *dW,
+			float *db)
+{
+	const int64_t R = x->nrows;
+	double loss = 0;
+
+	if (R == 0)
+		return 0;
+	block_h(m, W, x, wk->h);
+	/* z = b + h Wᵀ: (R, m)·(m, n) */
+	block_z(n, m, W, b, R, wk);
+	for (int64_t r = 0; r < R; r++) {
+		scatter_x(x, r, wk->xrow, 0);
+		loss += row_pass(n, wk->z + r * n, wk->xrow, scale, db);
+		scatter_x(x, r, wk->xrow, 1);
+	}
+	/* gW = g W: (R, n)·(n, m) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)m, (int)n, 1.0f, wk->z,
+		    (int)n, W, (int)m, 0.0f, wk->gw, (int)m);
+	/* dW += gᵀ h: (n, R)·(R, m) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)m, (int)R, 1.0f, wk->z,
+		    (int)n, wk->h, (int)m, 1.0f, dW, (int)m);
+	/* dW += xᵀ (gW) */
+	for (int64_t r = 0; r < R; r++) {
+		const float *gr = wk->gw + r * m;
+
+		for (int64_t k = x->start[r]; k < x->start[r + 1]; k++) {
+			float *d = dW + (int64_t)x->idx[k] * m;
+			const float v = x->val[k];
+
+			for (int64_t j = 0; j < m; j++)
+				d[j] += v * gr[j];
+		}
+	}
+	return loss;
+}
+
+double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
+			const struct model_rows *x, struct model_work *wk)
+{
+	const int64_t R = x->nrows;
+	double loss = 0;
+
+	if (R == 0)
+		return 0;
+	block_h(m, W, x, wk->h);
+	block_z(n, m, W, b, R, wk);
+	for (int64_t r = 0; r < R; r++) {
+		scatter_x(x, r, wk->xrow, 0);
+		loss += row_loss(n, wk->z + r * n, wk->xrow);
+		scatter_x(x, r, wk->xrow, 1);
+	}
+	return loss;
+}
+
+struct model_adam model_adam_prepare(int64_t step, double lr)
+{
+	struct model_adam a;
+	double t = (double)(step + 1);
+
+	a.lr = lr;
+	a.bc1 = 1.0 - pow(MODEL_BETA1, t);
+	a.bc2 = 1.0 - pow(MODEL_BETA2, t);
+	return a;
+}
+
+double model_update_rows(float *W, float *mW, float *vW, const float *const *grads, int ngrad,
+			 int64_t i0, int64_t i1, int64_t cols, double gamma,
+			 const struct model_adam *a)
+{
+	const float b1 = (float)MODEL_BETA1, b2 = (float)MODEL_BETA2;
+	const float c1 = (float)(1.0 - MODEL_BETA1), c2 = (float)(1.0 - MODEL_BETA2);
+	const float step_size = (float)(a->lr / a->bc1);
+	const float inv_sqrt_bc2 = (float)(1.0 / sqrt(a->bc2));
+	const float eps = (float)MODEL_EPS;
+	double total = 0;
+
+	for (int64_t i = i0; i < i1; i++) {
+		float *w = W + i * cols, *mo = mW + i * cols, *ve = vW + i * cols;
+		float rowsum = 0;
+
+		if (gamma >= 0) {
+			if (gamma > 0) {
+				const float f = (float)(1.0 - gamma * a->lr);
+
+				for (int64_t j = 0; j < cols; j++)
+					w[j] *= f;
+			}
+		} else {
+			double nrm = 0;
+
+			for (int64_t j = 0; j < cols; j++)
+				nrm += (double)w[j] * w[j];
+			const float f =
+				(float)(gamma * a->lr * (1.0 - 1.0 / (sqrt(nrm) + MODEL_EPS)));
+
+			for (int64_t j = 0; j < cols; j++)
+				w[j] += f * w[j];
+		}
+		for (int64_t j = 0; j < cols; j++) {
+			float g = grads[0][i * cols + j];
+
+			for (int k = 1; k < ngrad; k++)
+				g += grads[k][i * cols + j];
+			mo[j] = b1 * mo[j] + c1 * g;
+			ve[j] = b2 * ve[j] + c2 * (g * g);
+			float denom = sqrtf(ve[j]) * inv_sqrt_bc2 + eps;
+
+			w[j] -= step_size * (mo[j] / denom);
+			rowsum += w[j];
+		}
+		total += rowsum;
+	}
+	return total;
+}
+
+double model_lr(double peak, int64_t step, int64_t steps, int64_t warmup, double min_ratio)
+{
+	const double s = (double)(step + 1);
+	const double lo = min_ratio * peak;
+
+	if (warmup < steps) {
+		if (s < (double)warmup)
+			return peak * s / (double)warmup;
+		return (peak - lo) * 0.5 *
+			       (1.0 + cos(M_PI * (s - (double)warmup) / (double)(steps - warmup))) +
+		       lo;
+	}
+	return (peak - lo) * 0.5 * (1.0 + cos(M_PI * s / (double)steps)) + lo;
+}
+
+double model_ref_loss_grad(int64_t B, int64_t n, int64_t m, const double *W, const double *b,
+			   const double *X, double *h, double *dW, double *db, double *L_out)
+{
+	double J = 0;
+	const double scale = 2.0 / ((double)B * (double)n);
+
+	if (dW)
+		memset(dW, 0, (size_t)(n * m) * sizeof *dW);
+	if (db)
+		memset(db, 0, (size_t)n * sizeof *db);
+	for (int64_t r = 0; r < B; r++) {
+		const double *x = X + r * n;
+
+		for (int64_t j = 0; j < m; j++) {
+			double s = 0;
+
+			for (int64_t i = 0; i < n; i++)
+				s += x[i] * W[i * m + j];
+			h[j] = s;
+		}
+		for (int64_t i = 0; i < n; i++) {
+			double z = b[i];
+
+			for (int64_t j = 0; j < m; j++)
+				z += W[i * m + j] * h[j];
+			double y = z > 0 ? z : 0;
+			double d = y - x[i];
+
+			J += d * d;
+			double g = z > 0 ? scale * d : 0;
+
+			if (db)
+				db[i] += g;
+			if (!dW || g == 0)
+				continue;
+			/* z_i = b_i + Σ_j W_ij h_j, h_j = Σ_k x_k W_kj:
+			 * dz_i/dW_ij = h_j (direct), dz_i/dW_kj = W_ij x_k (via h). */
+			for (int64_t j = 0; j < m; j++) {
+				dW[i * m + j] += g * h[j];
+				for (int64_t k = 0; k < n; k++)
+					if (x[k] != 0)
+						dW[k * m + j] += g * W[i * m + j] * x[k];
+			}
+		}
+	}
+	if (L_out)
+		*L_out = J / (double)B;
+	return J / ((double)B * (double)n);
+}

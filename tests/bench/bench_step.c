@@ -1,0 +1,204 @@
+/* bench_step.c - per-step time of the trainer against its three sgemm
+ * products, measured side by side in one run.
+ *
+ * For each shape: the engine's whole step (sampling, forward, backward,
+ * decay, Adam) in ms and GFLOP/s (6·B·n·m FLOP per step), the time of
+ * OpenBLAS sgemm doing the step's three dense products at full size
+ * (z = H Wᵀ (B, n), gW = G W (B, m), dW = Gᵀ H (n, m)) with the same number
+ * of threads, their ratio, and the job's working memory.
+ * Also prints one "RESULT key=value ..." line per shape for scripts.
+ * Shapes are timed interleaved (steps, then sgemm, repeated) so that the
+ * other tenants of a shared machine slow both alike.
+ * usage: bench_step [quick]   (BENCH_BLOCK_ROWS overrides the block size)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "supersweep/engine.h"
+#include "supersweep/spec.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct sgemm3 {
+	int64_t n, m, B;
+	float *H, *W, *Z, *GW, *dW;
+};
+
+static void sgemm3_init(struct sgemm3 *g, int64_t n, int64_t m, int64_t B)
+{
+	g->n = n, g->m = m, g->B = B;
+	g->H = malloc((size_t)(B * m) * 4);
+	g->W = malloc((size_t)(n * m) * 4);
+	g->Z = malloc((size_t)(B * n) * 4);
+	g->GW = malloc((size_t)(B * m) * 4);
+	g->dW = malloc((size_t)(n * m) * 4);
+	if (!g->H || !g->W || !g->Z || !g->GW || !g->dW) {
+		fprintf(stderr, "bench_step: out of memory\n");
+		exit(1);
+	}
+	for (int64_t i = 0; i < B * m; i++)
+		g->H[i] = (float)((i % 7) - 3) * 0.1f;
+	for (int64_t i = 0; i < n * m; i++)
+		g->W[i] = (float)((i % 5) - 2) * 0.1f;
+	for (int64_t i = 0; i < B * n; i++)
+		g->Z[i] = (float)((i % 3) - 1) * 0.01f;
+}
+
+static void sgemm3_free(struct sgemm3 *g)
+{
+	free(g->H), free(g->W), free(g->Z), free(g->GW), free(g->dW);
+}
+
+/* Mean time of K rounds of the step's three products at full size. */
+static double sgemm3_time(struct sgemm3 *g, int threads, int K)
+{
+	const int n = (int)g->n, m = (int)g->m, B = (int)g->B;
+	double t0;
+
+	openblas_set_num_threads(threads);
+	t0 = now_s();
+	for (int k = 0; k < K; k++) {
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, m, 1.0f, g->H, m, g->W,
+			    m, 0.0f, g->Z, n);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, m, n, 1.0f, g->Z, n, g->W,
+			    m, 0.0f, g->GW, m);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, m, B, 1.0f, g->Z, n, g->H,
+			    m, 0.0f, g->dW, m);
+	}
+	t0 = (now_s() - t0) / K;
+	openblas_set_num_threads(1);
+	return t0;
+}
+
+static struct job_point job_of(int64_t n, int64_t m, int64_t B, int threads)
+{
+	struct job_point job = {
+		.n = n,
+		.m = m,
+		.dist = SPEC_DIST_POWER,
+		.alpha = 1.0,
+		.E = 1.0,
+		.gamma = -1.0,
+		.batch = B,
+		.steps = 20000,
+		.lr_w = 1e-2,
+		.lr_b = 1e-2,
+		.warmup = 2000,
+		.lr_min_ratio = 0.05,
+		.log_every = 100,
+		.threads = threads,
+		.key = 0xbe5c4ULL,
+	};
+	return job;
+}
+
+static struct engine *engine_of(const struct job_point *job)
+{
+	struct engine_opts opts = {0};
+	struct engine *e = NULL;
+	char err[SPEC_ERR_LEN];
+	const char *br = getenv("BENCH_BLOCK_ROWS");
+	double L;
+
+	if (br)
+		opts.block_rows = atoll(br);
+	if (engine_create(job, 1, &opts, &e, err) != 0) {
+		fprintf(stderr, "bench_step: %s\n", err);
+		exit(1);
+	}
+	for (int64_t s = 0; s < 2; s++)
+		engine_step(e, s, &L);
+	return e;
+}
+
+/* Mean time of K steps of E, continuing at *STEP. */
+static double steps_time(struct engine *e, int64_t *step, int K)
+{
+	double t0 = now_s(), L;
+
+	for (int k = 0; k < K; k++)
+		engine_step(e, (*step)++, &L);
+	return (now_s() - t0) / K;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		int64_t n, m, B;
+		int threads;
+	} cases[] = {
+		{1000, 10, 2048, 1},  {1000, 15, 2048, 1},   {1000, 25, 2048, 1},
+		{1000, 39, 2048, 1},  {1000, 63, 2048, 1},   {1000, 100, 2048, 1},
+		{1000, 100, 2048, 2}, {10240, 256, 2048, 1},
+	};
+	const int quick = argc > 1 && !strcmp(argv[1], "quick");
+	const int reps = quick ? 1 : 5;
+	struct rusage ru;
+
+	printf("bench_step: trainer step vs its three sgemm products, interleaved, best of %d\n",
+	       reps);
+	printf("%6s %5s %5s %3s | %9s %8s | %9s %8s | %6s | %8s\n", "n", "m", "B", "thr", "step ms",
+	       "GFLOP/s", "sgemm ms", "GFLOP/s", "ratio", "job MiB");
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
+		const double flop = 6.0 * (double)B * (double)n * (double)m;
+		const int K = quick ? 1 : (int)fmax(2, fmin(40, 1.5e9 / flop));
+		struct job_point job = job_of(n, m, B, cases[c].threads);
+		struct engine *e = engine_of(&job);
+		struct sgemm3 g;
+		double ts = INFINITY, tg = INFINITY;
+		int64_t step = 2;
+		size_t bytes = engine_bytes(e);
+
+		sgemm3_init(&g, n, m, B);
+		for (int r = 0; r < reps; r++) {
+			ts = fmin(ts, steps_time(e, &step, K));
+			tg = fmin(tg, sgemm3_time(&g, cases[c].threads, K));
+		}
+		engine_destroy(&e);
+		sgemm3_free(&g);
+		/* the job's memory: engine block + loss history + sampler tables */
+		bytes += (size_t)job.steps * 8 + (size_t)n * 48;
+		printf("%6lld %5lld %5lld %3d | %9.3f %8.1f | %9.3f %8.1f | %6.2f | %8.1f\n",
+		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
+		       flop / ts * 1e-9, 1e3 * tg, flop / tg * 1e-9, ts / tg,
+		       (double)bytes / (1 << 20));
+		printf("RESULT n=%lld m=%lld B=%lld threads=%d step_ms=%.3f sgemm_ms=%.3f "
+		       "job_mib=%.1f\n",
+		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
+		       1e3 * tg, (double)bytes / (1 << 20));
+		fflush(stdout);
+	}
+	{
+		/* 2 threads against 1 at m = 100, interleaved */
+		struct job_point j1 = job_of(1000, 100, 2048, 1), j2 = job_of(1000, 100, 2048, 2);
+		struct engine *e1 = engine_of(&j1), *e2 = engine_of(&j2);
+		double t1 = INFINITY, t2 = INFINITY;
+		int64_t s1 = 2, s2 = 2;
+
+		for (int r = 0; r < reps; r++) {
+			t1 = fmin(t1, steps_time(e1, &s1, quick ? 1 : 10));
+			t2 = fmin(t2, steps_time(e2, &s2, quick ? 1 : 10));
+		}
+		engine_destroy(&e1);
+		engine_destroy(&e2);
+		printf("2 threads vs 1 at n = 1000, m = 100 (interleaved): %.3f ms vs %.3f ms: "
+		       "%.2fx\n",
+		       1e3 * t2, 1e3 * t1, t1 / t2);
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	printf("peak RSS of the benchmark process: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+	return 0;
+}

@@ -1,0 +1,97 @@
+#!/bin/bash
+# run_misc.sh - one rank without mpirun: --retry-failed reruns failed jobs;
+# SIGTERM and SIGINT drain like SIGUSR1 (exit 3, then a rerun completes);
+# a signal that arrives while the file is being created drains at once;
+# plain progress lines in a log; status while a campaign runs.
+. "$(dirname "$0")/../support/campaign_lib.sh"
+require_modules
+cd "$WORK" || exit 1
+S=$SUPERSWEEP
+cat >f.yaml <<'YAML'
+name: retry
+seed: 2
+model: {n: 32, alpha: 1.0, E: 1, dist: power}
+train: {batch: 32, steps: 20, warmup: 2, log_every: 5, threads: 1}
+grid:
+  m: [4]
+  gamma: [0.5]
+  lr: [1e-2, 1e30]
+YAML
+timeout 60 "$S" run f.yaml -o f.h5 -q >f1.out 2>&1
+check "a campaign with a diverging job exits 0" [ $? -eq 0 ]
+check "... counting the failure" grep -q "2 jobs: 1 done, 1 failed, 0 pending" f1.out
+timeout 60 "$S" run f.yaml -o f.h5 -q >f2.out 2>&1
+check "a plain rerun leaves failed jobs alone" grep -q "this run: 0 committed" f2.out
+timeout 60 "$S" run f.yaml -o f.h5 -q --retry-failed >f3.out 2>&1
+check "--retry-failed reruns the failed job" grep -q "this run: 1 committed" f3.out
+check "... recorded as a second attempt, failed again with its reason" $PY -c "
+import h5py, sys
+f = h5py.File('f.h5', 'r', locking=False)
+st, at, err = f['jobs/status'][()], f['jobs/attempt'][()], f['jobs/error'][()]
+i = int(list(st).index(2))
+sys.exit(0 if at[i] == 2 and err[i].startswith(b'diverged') and at[1 - i] == 1 else 1)"
+
+# a spec text beyond HDF5's 64 KB compact-attribute limit is stored whole
+cp f.yaml big.yaml
+for i in $(seq 1 800); do
+	echo "# a long comment line to make the spec text bigger than 64 KB ........................."
+done >>big.yaml
+timeout 60 "$S" run big.yaml -o big.h5 -q >big.out 2>&1
+check "a spec of $(wc -c <big.yaml) bytes makes a campaign" [ $? -eq 0 ]
+check "... whose stored spec text is the file's" $PY -c "
+import h5py, sys
+f = h5py.File('big.h5', 'r', locking=False)
+sys.exit(0 if f.attrs['spec_text'] == open('big.yaml', 'rb').read() else 1)"
+
+cat >l.yaml <<'YAML'
+name: long
+seed: 4
+model: {n: 200, alpha: 1.2, E: 1, dist: power}
+train: {batch: 128, steps: 1500, lr: 1e-2, warmup: 100, log_every: 50, threads: 1}
+grid:
+  m: [8, 16]
+  gamma: [-1, 1]
+  seed: [0, 1]
+YAML
+timeout 120 "$S" run l.yaml -o base.h5 -q >base.out 2>&1
+check "the uninterrupted one-rank run completes" [ $? -eq 0 ]
+for sig in TERM INT; do
+	# no `timeout` in front: it would catch the signal itself
+	"$S" run l.yaml -o l.h5 --progress 0.3 >"$sig.out" 2>&1 &
+	pid=$!
+	(sleep 60 && kill -9 $pid 2>/dev/null) &
+	watchdog=$!
+	for _ in $(seq 1 300); do # until the dispatch loop runs (bounded)
+		grep -q "to run on" "$sig.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
+	"$S" status l.h5 >"status-$sig.out" 2>&1
+	kill -$sig $pid
+	wait $pid
+	rc=$?
+	kill $watchdog 2>/dev/null
+	check "SIG$sig drains with exit 3" [ $rc -eq 3 ]
+	check "... saying so" grep -q "draining" "$sig.out"
+done
+check "status works while the campaign runs" grep -q "running: lock held by" status-TERM.out
+check "... with an ETA" grep -q "ETA" status-TERM.out
+check "plain progress lines go to the log" grep -q "^progress: [0-9]*/8 done" TERM.out
+timeout 120 "$S" run l.yaml -o l.h5 -q >l.out 2>&1
+check "the rerun completes" [ $? -eq 0 ]
+check "result columns equal the uninterrupted run's" $COMPARE l.h5 base.h5
+
+# a signal during creation stays pending until the dispatch loop: drain
+"$S" run l.yaml -o e.h5 >e.out 2>&1 &
+pid=$!
+(sleep 60 && kill -9 $pid 2>/dev/null) &
+watchdog=$!
+sleep 0.3
+kill -USR1 $pid 2>/dev/null
+wait $pid
+rc=$?
+kill $watchdog 2>/dev/null
+echo "early signal: exit $rc"
+# the signal may also arrive before the handlers exist (then it kills)
+check "an early signal drains or ends the run, never hangs" [ $rc -eq 3 ] || [ $rc -eq 138 ] || [ $rc -eq 0 ]
+verdict

@@ -1,0 +1,258 @@
+/* test_model.c - the step kernels against plain references: the reference
+ * gradient against finite differences (double), the fast threaded gradient
+ * against the reference, the optimiser against hand-computed steps, and the
+ * learning-rate schedule. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "supersweep/engine.h"
+#include "supersweep/model.h"
+#include "supersweep/sampler.h"
+
+static uint64_t lcg_state = 12345;
+
+static double urand(void)
+{
+	lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double)(lcg_state >> 11) * 0x1p-53;
+}
+
+static struct job_point small_job(int64_t n, int64_t m, int64_t B, int threads)
+{
+	struct job_point j = {
+		.n = n,
+		.m = m,
+		.dist = SPEC_DIST_POWER,
+		.alpha = 1.0,
+		.E = 3.0,
+		.gamma = -1.0,
+		.batch = B,
+		.steps = 100,
+		.lr_w = 1e-2,
+		.lr_b = 1e-2,
+		.warmup = 10,
+		.lr_min_ratio = 0.05,
+		.log_every = 10,
+		.threads = threads,
+		.key = 0x1234abcdULL,
+	};
+	return j;
+}
+
+/* The reference gradient is the derivative of the reference objective. */
+static void test_ref_gradient_fd(void **state)
+{
+	enum { B = 6, n = 9, m = 4 };
+	double W[n * m], b[n], X[B * n], dW[n * m], db[n], h[m], L;
+	const double eps = 1e-6;
+
+	(void)state;
+	for (int i = 0; i < n * m; i++)
+		W[i] = (urand() - 0.5) * 1.2;
+	for (int i = 0; i < n; i++)
+		b[i] = urand() - 0.3;
+	for (int i = 0; i < B * n; i++)
+		X[i] = urand() < 0.4 ? 2 * urand() : 0;
+	model_ref_loss_grad(B, n, m, W, b, X, h, dW, db, &L);
+	/* no pre-activation may sit near the ReLU kink */
+	for (int r = 0; r < B; r++)
+		for (int i = 0; i < n; i++) {
+			double z = b[i];
+
+			for (int j = 0; j < m; j++) {
+				double hj = 0;
+
+				for (int k = 0; k < n; k++)
+					hj += X[r * n + k] * W[k * m + j];
+				z += W[i * m + j] * hj;
+			}
+			assert_true(fabs(z) > 1e-4);
+		}
+	for (int i = 0; i < n * m + n; i++) {
+		double *p = i < n * m ? &W[i] : &b[i - n * m];
+		double g = i < n * m ? dW[i] : db[i - n * m];
+		double save = *p, jp, jm, fd;
+
+		*p = save + eps;
+		jp = model_ref_loss_grad(B, n, m, W, b, X, h, NULL, NULL, NULL);
+		*p = save - eps;
+		jm = model_ref_loss_grad(B, n, m, W, b, X, h, NULL, NULL, NULL);
+		*p = save;
+		fd = (jp - jm) / (2 * eps);
+		if (fabs(fd - g) > 1e-8 + 1e-6 * fabs(g))
+			fail_msg("parameter %d: analytic %.12g, finite difference %.12g", i, g, fd);
+	}
+	/* L = n·J */
+	assert_true(fabs(L - n * model_ref_loss_grad(B, n, m, W, b, X, h, NULL, NULL, NULL)) <
+		    1e-12);
+}
+
+/* The fast threaded block kernel equals the reference on the same batch. */
+static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int64_t block_rows)
+{
+	struct job_point job = small_job(n, m, B, threads);
+	struct engine_opts opts = {.block_rows = block_rows};
+	struct engine *e = NULL;
+	char err[SPEC_ERR_LEN];
+	float *dW = malloc((size_t)(n * m) * 4), *db = malloc((size_t)n * 4);
+	double *Wd = malloc((size_t)(n * m) * 8), *bd = malloc((size_t)n * 8);
+	double *X = calloc((size_t)(B * n), 8), *rdW = malloc((size_t)(n * m) * 8);
+	double *rdb = malloc((size_t)n * 8), *h = malloc((size_t)m * 8);
+	int32_t *idx = malloc((size_t)n * 4);
+	float *val = malloc((size_t)n * 4);
+	double L, Lref, gmax = 0;
+	int64_t nnz = 0;
+
+	if (n < 20)
+		job.E = 1.0;
+	if (engine_create(&job, 7, &opts, &e, err) != 0)
+		fail_msg("engine_create: %s", err);
+	struct engine_params par = engine_params(e);
+
+	for (int64_t i = 0; i < n * m; i++)
+		Wd[i] = par.W[i];
+	for (int64_t i = 0; i < n; i++)
+		bd[i] = par.b[i];
+	for (int64_t r = 0; r < B; r++) {
+		int64_t k = sampler_row(engine_sampler(e), SAMPLER_DATA, 3, (uint64_t)r, idx, val);
+
+		nnz += k;
+		for (int64_t q = 0; q < k; q++)
+			X[r * n + idx[q]] = val[q];
+	}
+	assert_true(nnz >= B / 2); /* the batch is not trivial */
+	L = engine_gradient(e, 3, dW, db);
+	model_ref_loss_grad(B, n, m, Wd, bd, X, h, rdW, rdb, &Lref);
+	assert_true(fabs(L - Lref) <= 1e-5 * fabs(Lref));
+	for (int64_t i = 0; i < n * m; i++)
+		gmax = fmax(gmax, fabs(rdW[i]));
+	for (int64_t i = 0; i < n * m; i++)
+		if (fabs(dW[i] - rdW[i]) > 1e-5 * gmax + 1e-4 * fabs(rdW[i]))
+			fail_msg("dW[%lld]: fast %.9g, reference %.9g", (long long)i, dW[i],
+				 rdW[i]);
+	for (int64_t i = 0; i < n; i++)
+		if (fabs(db[i] - rdb[i]) > 1e-5 * gmax + 1e-4 * fabs(rdb[i]))
+			fail_msg("db[%lld]: fast %.9g, reference %.9g", (long long)i, db[i],
+				 rdb[i]);
+	engine_destroy(&e);
+	assert_null(e);
+	free(dW), free(db), free(Wd), free(bd), free(X), free(rdW), free(rdb), free(h);
+	free(idx), free(val);
+}
+
+static void test_fast_vs_ref(void **state)
+{
+	(void)state;
+	check_fast_vs_ref(37, 5, 50, 1, 16);   /* tails: n % 8 != 0, partial block */
+	check_fast_vs_ref(37, 5, 50, 2, 7);    /* two threads, odd blocks */
+	check_fast_vs_ref(64, 12, 40, 1, 128); /* one block */
+	check_fast_vs_ref(5, 9, 9, 3, 2);      /* m > n, three threads */
+}
+
+/* One Adam step from zero moments moves every weight by lr·g/(|g| + eps):
+ * rows (3, 4, 0), gradient (1, -2, 0), lr 0.1, by hand. */
+static void test_optimizer_hand(void **state)
+{
+	const double gammas[] = {-1.0, 1.0};
+	/* decay γ = -1: W + 0.1·(-1)·W·(1 - 1/5) = 0.92·W; γ = +1: 0.9·W */
+	const double want[2][3] = {{2.76 - 0.1, 3.68 + 0.1, 0}, {2.7 - 0.1, 3.6 + 0.1, 0}};
+
+	(void)state;
+	for (int c = 0; c < 2; c++) {
+		float W[3] = {3, 4, 0}, mW[3] = {0}, vW[3] = {0}, g[3] = {1, -2, 0};
+		const float *gs[1] = {g};
+		struct model_adam a = model_adam_prepare(0, 0.1);
+
+		model_update_rows(W, mW, vW, gs, 1, 0, 1, 3, gammas[c], &a);
+		for (int j = 0; j < 3; j++)
+			if (fabs(W[j] - want[c][j]) > 2e-6)
+				fail_msg("gamma %g, W[%d] = %.9g, want %.9g", gammas[c], j, W[j],
+					 want[c][j]);
+		/* second step: moments m = 0.9 m + 0.1 g2, v = 0.999 v + 0.001 g2² */
+		float g2[3] = {-0.5f, 0.25f, 3.0f};
+		const float *gs2[1] = {g2};
+		double Wd[3], m1[3], v1[3], nrm = 0;
+		struct model_adam a2 = model_adam_prepare(1, 0.05);
+
+		for (int j = 0; j < 3; j++) {
+			Wd[j] = W[j];
+			m1[j] = 0.1 * (double)g[j] * 0.9 + 0.1 * g2[j];
+			v1[j] = 0.001 * (double)g[j] * g[j] * 0.999 + 0.001 * (double)g2[j] * g2[j];
+			nrm += Wd[j] * Wd[j];
+		}
+		for (int j = 0; j < 3; j++) {
+			if (gammas[c] >= 0)
+				Wd[j] *= 1 - 0.05 * gammas[c];
+			else
+				Wd[j] += 0.05 * gammas[c] * Wd[j] * (1 - 1 / (sqrt(nrm) + 1e-8));
+			double mh = m1[j] / (1 - 0.9 * 0.9), vh = v1[j] / (1 - 0.999 * 0.999);
+
+			Wd[j] -= 0.05 * mh / (sqrt(vh) + 1e-8);
+		}
+		model_update_rows(W, mW, vW, gs2, 1, 0, 1, 3, gammas[c], &a2);
+		for (int j = 0; j < 3; j++)
+			if (fabs(W[j] - Wd[j]) > 1e-5 * fabs(Wd[j]) + 1e-6)
+				fail_msg("gamma %g step 2, W[%d] = %.9g, want %.9g", gammas[c], j,
+					 W[j], Wd[j]);
+	}
+}
+
+/* Several accumulators are summed before the update; b uses cols = 1. */
+static void test_optimizer_sum_grads(void **state)
+{
+	float W1[4] = {1, 2, 3, 4}, W2[4] = {1, 2, 3, 4};
+	float m1[4] = {0}, v1[4] = {0}, m2[4] = {0}, v2[4] = {0};
+	float ga[4] = {0.5f, -1, 2, 0.25f}, gb[4] = {0.25f, 1, -1, 0.5f}, gsum[4];
+	const float *two[2] = {ga, gb}, *one[1] = {gsum};
+	struct model_adam a = model_adam_prepare(5, 0.01);
+
+	(void)state;
+	for (int j = 0; j < 4; j++)
+		gsum[j] = ga[j] + gb[j];
+	model_update_rows(W1, m1, v1, two, 2, 0, 4, 1, 0.0, &a);
+	model_update_rows(W2, m2, v2, one, 1, 0, 4, 1, 0.0, &a);
+	assert_memory_equal(W1, W2, sizeof W1);
+}
+
+static void test_schedule(void **state)
+{
+	const double peak = 1e-2, lo = 0.05 * peak;
+
+	(void)state;
+	/* warm-up: s = step + 1 */
+	assert_true(fabs(model_lr(peak, 0, 20000, 2000, 0.05) - peak / 2000) < 1e-15);
+	assert_true(fabs(model_lr(peak, 998, 20000, 2000, 0.05) - peak * 999 / 2000) < 1e-15);
+	/* s = warmup: the cosine starts at the peak */
+	assert_true(fabs(model_lr(peak, 1999, 20000, 2000, 0.05) - peak) < 1e-15);
+	/* half way through the cosine: the mean of peak and floor */
+	assert_true(fabs(model_lr(peak, 10999, 20000, 2000, 0.05) - (peak + lo) / 2) < 1e-15);
+	/* last step: s = steps, the floor */
+	assert_true(fabs(model_lr(peak, 19999, 20000, 2000, 0.05) - lo) < 1e-15);
+	/* no warm-up */
+	assert_true(fabs(model_lr(peak, 0, 100, 0, 0.05) -
+			 ((peak - lo) * 0.5 * (1 + cos(M_PI / 100)) + lo)) < 1e-15);
+	/* warm-up as long as the run: cosine over all steps, finite everywhere */
+	for (int64_t s = 0; s < 10; s++) {
+		double lr = model_lr(peak, s, 10, 10, 0.05);
+
+		assert_true(isfinite(lr) && lr >= lo - 1e-18 && lr <= peak);
+	}
+	assert_true(fabs(model_lr(peak, 9, 10, 10, 0.05) - lo) < 1e-15);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ref_gradient_fd), cmocka_unit_test(test_fast_vs_ref),
+		cmocka_unit_test(test_optimizer_hand),	cmocka_unit_test(test_optimizer_sum_grads),
+		cmocka_unit_test(test_schedule),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
