@@ -9,6 +9,11 @@
  * what lets workers write with independent I/O and a kill -9 leave a file
  * whose metadata is the one flushed at open.
  *
+ * Every raw-data write is one contiguous byte range in memory and in the
+ * file (a 1-D slice, or one row of the row-major curve matrix), so MPI-IO
+ * never needs data sieving (a read-modify-write that could clobber a row
+ * another rank writes at the same time).
+ *
  * Hot path: store_write_payload (every job, on the worker) and store_commit
  * (every job, rank 0): one small hyperslab write per column, reusing cached
  * file dataspaces and a one-element memory space.
