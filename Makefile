@@ -17,6 +17,7 @@
 .DEFAULT_GOAL := all
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 ifeq ($(origin CC),default)
 CC := gcc

@@ -159,6 +159,37 @@ static void print_result(const struct job_point *job, uint64_t seed, const char 
 	printf("}\n");
 }
 
+/* The spec names positions in the generated text ("command line:L:C: ...");
+ * line 4 + k is the k-th key=value argument: name the argument instead. */
+static void report_spec_error(const char *err, int argc, char **argv)
+{
+	const char *prefix = "command line:";
+	const char *rest = err;
+	long line = 0;
+
+	if (!strncmp(err, prefix, strlen(prefix))) {
+		char *end;
+
+		line = strtol(err + strlen(prefix), &end, 10);
+		if (*end == ':') {
+			strtol(end + 1, &end, 10);
+			if (*end == ':')
+				rest = end + 1 + (end[1] == ' ');
+		}
+	}
+	for (int i = 1, k = 0; rest != err && i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1] == '-') {
+			i += strcmp(argv[i], "--weights") != 0; /* skip the option's value */
+			continue;
+		}
+		if (4 + k++ == line) {
+			fprintf(stderr, "supersweep train: argument '%s': %s\n", argv[i], rest);
+			return;
+		}
+	}
+	fprintf(stderr, "supersweep train: %s\n", err);
+}
+
 int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop)
 {
 	char *yaml = NULL, err[SPEC_ERR_LEN], seedbuf[64];
@@ -256,7 +287,7 @@ int cmd_train(int argc, char **argv, volatile sig_atomic_t *stop)
 	}
 	rc = spec_load_string(yaml, len, "command line", &spec, err);
 	if (rc != 0) {
-		fprintf(stderr, "supersweep train: %s\n", err);
+		report_spec_error(err, argc, argv);
 		ret = rc == ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
 		goto out;
 	}

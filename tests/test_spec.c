@@ -853,6 +853,11 @@ static void test_misc_errors(void **state)
 	}
 	load_err(BASE "train: {gamma: 1}\ngrid: {m: {linspace: [1, 2e7, 20000001]}}\n", "3:31",
 		 "more than the limit", NULL);
+	/* ERR may be NULL */
+	assert_int_equal(spec_load_string("model: [", 8, "t.yaml", &s, NULL), ERR_INVAL);
+	assert_int_equal(spec_load_string("model: {n: 1, m: 1, gamma: 1}", 29, "t.yaml", &s, NULL),
+			 ERR_INVAL);
+	assert_null(s);
 	/* NUL bytes inside a key */
 	rc = spec_load_string("model: {\"n\\0x\": 1}\n", 19, "t.yaml", &s, err);
 	assert_int_equal(rc, ERR_INVAL);
@@ -883,6 +888,37 @@ static void test_billion_laughs(void **state)
 			pos += (size_t)snprintf(spec + pos, sizeof spec - pos, ", *c");
 		snprintf(spec + pos, sizeof spec - pos, "]\n");
 		spec_destroy(&(struct spec *){load(spec)});
+	}
+}
+
+static void test_aliases(void **state)
+{
+	struct spec *s;
+
+	(void)state;
+	/* an alias is the anchored node itself, usable wherever a value is */
+	s = load("model: {n: &N 100, alpha: 1, gamma: 1}\ntrain: {steps: 100}\n"
+		 "grid: {m: [10, *N]}\n");
+	assert_int_equal(s->njobs, 2);
+	assert_int_equal(s->jobs[0].m, 100);
+	assert_int_equal(s->jobs[1].m, 10);
+	spec_destroy(&s);
+	s = load(BASE "train: {gamma: 1, steps: 100}\nzip: {m: &ms [1, 2, 3], seed: *ms}\n");
+	assert_int_equal(s->njobs, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(s->jobs[i].seed, s->jobs[i].m);
+	spec_destroy(&s);
+	/* billion laughs through the grid: three references to one list of
+	 * 1000 values would be 10^9 points, refused before anything is built */
+	{
+		char spec[16384];
+		size_t pos = (size_t)snprintf(spec, sizeof spec,
+					      BASE "train: {m: 1}\ngrid:\n  gamma: &g [0");
+		for (int i = 1; i < 1000; i++)
+			pos += (size_t)snprintf(spec + pos, sizeof spec - pos, ", %d", i);
+		snprintf(spec + pos, sizeof spec - pos,
+			 "]\n  seed: *g\n  E: {linspace: [1, 2, 1000]}\n");
+		load_err(spec, "3:1", "more than 10000000 points", NULL);
 	}
 }
 
@@ -1137,6 +1173,7 @@ int main(void)
 		cmocka_unit_test(test_dispatch_order),
 		cmocka_unit_test(test_misc_errors),
 		cmocka_unit_test(test_billion_laughs),
+		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_file_io),
 		cmocka_unit_test(test_dist_names),
 		cmocka_unit_test(test_param_table),

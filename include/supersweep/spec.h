@@ -18,6 +18,10 @@
  * grid: every parameter may be given under `train:` (or `model:`), e.g.
  * "train: {n: 100, m: 10, gamma: -1, steps: 50}\n".  The top-level `seed`
  * is the campaign seed; `seed` under model/train/grid is the replicate seed.
+ *
+ * No global state: every function is reentrant.  Not collective (no MPI):
+ * under MPI, rank 0 may load the spec and broadcast its text, or every rank
+ * may load the same text and get the same jobs in the same order.
  */
 #ifndef SUPERSWEEP_SPEC_H
 #define SUPERSWEEP_SPEC_H
@@ -99,7 +103,7 @@ struct spec {
  * spec_destroy).  On failure returns ERR_INVAL (bad spec), ERR_IO (unreadable)
  * or ERR_NOMEM, leaves *OUT NULL and writes one message naming the file, line
  * and column (or the value and what was expected) into ERR (SPEC_ERR_LEN),
- * formatted "PATH:LINE:COLUMN: message" (1-based). */
+ * formatted "PATH:LINE:COLUMN: message" (1-based).  ERR may be NULL. */
 int spec_load_file(const char *path, struct spec **out, char *err);
 
 /* spec_load_string - as spec_load_file for TEXT (LEN bytes, need not be NUL

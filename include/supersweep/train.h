@@ -74,7 +74,12 @@ struct train_result {
  * RES: filled in; its arrays are allocated here and given to the caller
  * (train_result_free).  Returns 0 when the job ran (whatever its status:
  * a diverged or stopped job is data, not an error) or a negative code when
- * the job could not be run at all (ERR_NOMEM, ERR_INVAL), with res->error set.
+ * the job could not be run at all (ERR_NOMEM, ERR_INVAL, ERR_RANGE), with
+ * res->error set and no arrays.  A non-finite step loss or parameter ends
+ * the job with status ERR_DIVERGED, error "diverged at step k (loss x)"
+ * (k = 1-based step), the curve up to k and NaN W metrics.  A stop whose
+ * checkpoint cannot be written gives status ERR_IO (or ERR_NOMEM).
+ * What is computed, exactly: docs/MODEL.md.
  * Not thread-safe with respect to OpenBLAS's global thread count: one job at
  * a time per process. */
 int train_run(const struct job_point *job, uint64_t seed, const char *checkpoint,

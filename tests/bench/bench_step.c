@@ -7,6 +7,8 @@
  * (z = H Wᵀ (B, n), gW = G W (B, m), dW = Gᵀ H (n, m)) with the same number
  * of threads, their ratio, and the job's working memory.
  * Also prints one "RESULT key=value ..." line per shape for scripts.
+ * Shapes are timed interleaved (steps, then sgemm, repeated) so that the
+ * other tenants of a shared machine slow both alike.
  * usage: bench_step [quick]   (BENCH_BLOCK_ROWS overrides the block size)
  */
 #include <math.h>
@@ -29,44 +31,58 @@ static double now_s(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Median of REPS timings of FN-like blocks is overkill here: take the best
- * of 3 means over K repetitions, which filters the other tenants' noise. */
-static double time_sgemm3(int64_t n, int64_t m, int64_t B, int threads, int K)
+struct sgemm3 {
+	int64_t n, m, B;
+	float *H, *W, *Z, *GW, *dW;
+};
+
+static void sgemm3_init(struct sgemm3 *g, int64_t n, int64_t m, int64_t B)
 {
-	float *H = malloc((size_t)(B * m) * 4), *W = malloc((size_t)(n * m) * 4);
-	float *Z = malloc((size_t)(B * n) * 4), *GW = malloc((size_t)(B * m) * 4);
-	float *dW = malloc((size_t)(n * m) * 4);
-	double best = INFINITY;
-
-	for (int64_t i = 0; i < B * m; i++)
-		H[i] = (float)((i % 7) - 3) * 0.1f;
-	for (int64_t i = 0; i < n * m; i++)
-		W[i] = (float)((i % 5) - 2) * 0.1f;
-	for (int64_t i = 0; i < B * n; i++)
-		Z[i] = (float)((i % 3) - 1) * 0.01f;
-	openblas_set_num_threads(threads);
-	for (int rep = 0; rep < 3; rep++) {
-		double t0 = now_s();
-
-		for (int k = 0; k < K; k++) {
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)n, (int)m,
-				    1.0f, H, (int)m, W, (int)m, 0.0f, Z, (int)n);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)m,
-				    (int)n, 1.0f, Z, (int)n, W, (int)m, 0.0f, GW, (int)m);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)m, (int)B,
-				    1.0f, Z, (int)n, H, (int)m, 0.0f, dW, (int)m);
-		}
-		double t = (now_s() - t0) / K;
-
-		if (t < best)
-			best = t;
+	g->n = n, g->m = m, g->B = B;
+	g->H = malloc((size_t)(B * m) * 4);
+	g->W = malloc((size_t)(n * m) * 4);
+	g->Z = malloc((size_t)(B * n) * 4);
+	g->GW = malloc((size_t)(B * m) * 4);
+	g->dW = malloc((size_t)(n * m) * 4);
+	if (!g->H || !g->W || !g->Z || !g->GW || !g->dW) {
+		fprintf(stderr, "bench_step: out of memory\n");
+		exit(1);
 	}
-	openblas_set_num_threads(1);
-	free(H), free(W), free(Z), free(GW), free(dW);
-	return best;
+	for (int64_t i = 0; i < B * m; i++)
+		g->H[i] = (float)((i % 7) - 3) * 0.1f;
+	for (int64_t i = 0; i < n * m; i++)
+		g->W[i] = (float)((i % 5) - 2) * 0.1f;
+	for (int64_t i = 0; i < B * n; i++)
+		g->Z[i] = (float)((i % 3) - 1) * 0.01f;
 }
 
-static double time_steps(int64_t n, int64_t m, int64_t B, int threads, int K, size_t *bytes)
+static void sgemm3_free(struct sgemm3 *g)
+{
+	free(g->H), free(g->W), free(g->Z), free(g->GW), free(g->dW);
+}
+
+/* Mean time of K rounds of the step's three products at full size. */
+static double sgemm3_time(struct sgemm3 *g, int threads, int K)
+{
+	const int n = (int)g->n, m = (int)g->m, B = (int)g->B;
+	double t0;
+
+	openblas_set_num_threads(threads);
+	t0 = now_s();
+	for (int k = 0; k < K; k++) {
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, n, m, 1.0f, g->H, m, g->W,
+			    m, 0.0f, g->Z, n);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, m, n, 1.0f, g->Z, n, g->W,
+			    m, 0.0f, g->GW, m);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, m, B, 1.0f, g->Z, n, g->H,
+			    m, 0.0f, g->dW, m);
+	}
+	t0 = (now_s() - t0) / K;
+	openblas_set_num_threads(1);
+	return t0;
+}
+
+static struct job_point job_of(int64_t n, int64_t m, int64_t B, int threads)
 {
 	struct job_point job = {
 		.n = n,
@@ -85,34 +101,36 @@ static double time_steps(int64_t n, int64_t m, int64_t B, int threads, int K, si
 		.threads = threads,
 		.key = 0xbe5c4ULL,
 	};
+	return job;
+}
+
+static struct engine *engine_of(const struct job_point *job)
+{
 	struct engine_opts opts = {0};
 	struct engine *e = NULL;
 	char err[SPEC_ERR_LEN];
 	const char *br = getenv("BENCH_BLOCK_ROWS");
-	double best = INFINITY, L;
-	int64_t step = 0;
+	double L;
 
 	if (br)
 		opts.block_rows = atoll(br);
-	if (engine_create(&job, 1, &opts, &e, err) != 0) {
+	if (engine_create(job, 1, &opts, &e, err) != 0) {
 		fprintf(stderr, "bench_step: %s\n", err);
 		exit(1);
 	}
-	*bytes = engine_bytes(e);
-	for (int k = 0; k < 2; k++)
-		engine_step(e, step++, &L);
-	for (int rep = 0; rep < 3; rep++) {
-		double t0 = now_s();
+	for (int64_t s = 0; s < 2; s++)
+		engine_step(e, s, &L);
+	return e;
+}
 
-		for (int k = 0; k < K; k++)
-			engine_step(e, step++, &L);
-		double t = (now_s() - t0) / K;
+/* Mean time of K steps of E, continuing at *STEP. */
+static double steps_time(struct engine *e, int64_t *step, int K)
+{
+	double t0 = now_s(), L;
 
-		if (t < best)
-			best = t;
-	}
-	engine_destroy(&e);
-	return best;
+	for (int k = 0; k < K; k++)
+		engine_step(e, (*step)++, &L);
+	return (now_s() - t0) / K;
 }
 
 int main(int argc, char **argv)
@@ -126,23 +144,33 @@ int main(int argc, char **argv)
 		{1000, 100, 2048, 2}, {10240, 256, 2048, 1},
 	};
 	const int quick = argc > 1 && !strcmp(argv[1], "quick");
-	double t1_m100 = NAN;
+	const int reps = quick ? 1 : 5;
 	struct rusage ru;
 
-	printf("bench_step: trainer step vs its three sgemm products (best of 3 means)\n");
+	printf("bench_step: trainer step vs its three sgemm products, interleaved, best of %d\n",
+	       reps);
 	printf("%6s %5s %5s %3s | %9s %8s | %9s %8s | %6s | %8s\n", "n", "m", "B", "thr", "step ms",
 	       "GFLOP/s", "sgemm ms", "GFLOP/s", "ratio", "job MiB");
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
 		const double flop = 6.0 * (double)B * (double)n * (double)m;
-		int K = (int)fmax(2, fmin(50, 0.3e9 / flop * 10));
-		size_t bytes;
+		const int K = quick ? 1 : (int)fmax(2, fmin(40, 1.5e9 / flop));
+		struct job_point job = job_of(n, m, B, cases[c].threads);
+		struct engine *e = engine_of(&job);
+		struct sgemm3 g;
+		double ts = INFINITY, tg = INFINITY;
+		int64_t step = 2;
+		size_t bytes = engine_bytes(e);
 
-		if (quick)
-			K = 2;
-		double ts = time_steps(n, m, B, cases[c].threads, K, &bytes);
-		double tg = time_sgemm3(n, m, B, cases[c].threads, K);
-
+		sgemm3_init(&g, n, m, B);
+		for (int r = 0; r < reps; r++) {
+			ts = fmin(ts, steps_time(e, &step, K));
+			tg = fmin(tg, sgemm3_time(&g, cases[c].threads, K));
+		}
+		engine_destroy(&e);
+		sgemm3_free(&g);
+		/* the job's memory: engine block + loss history + sampler tables */
+		bytes += (size_t)job.steps * 8 + (size_t)n * 48;
 		printf("%6lld %5lld %5lld %3d | %9.3f %8.1f | %9.3f %8.1f | %6.2f | %8.1f\n",
 		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
 		       flop / ts * 1e-9, 1e3 * tg, flop / tg * 1e-9, ts / tg,
@@ -151,11 +179,24 @@ int main(int argc, char **argv)
 		       "job_mib=%.1f\n",
 		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
 		       1e3 * tg, (double)bytes / (1 << 20));
-		if (n == 1000 && m == 100 && cases[c].threads == 1)
-			t1_m100 = ts;
-		if (n == 1000 && m == 100 && cases[c].threads == 2)
-			printf("  2-thread speed-up at m = 100: %.2fx\n", t1_m100 / ts);
 		fflush(stdout);
+	}
+	{
+		/* 2 threads against 1 at m = 100, interleaved */
+		struct job_point j1 = job_of(1000, 100, 2048, 1), j2 = job_of(1000, 100, 2048, 2);
+		struct engine *e1 = engine_of(&j1), *e2 = engine_of(&j2);
+		double t1 = INFINITY, t2 = INFINITY;
+		int64_t s1 = 2, s2 = 2;
+
+		for (int r = 0; r < reps; r++) {
+			t1 = fmin(t1, steps_time(e1, &s1, quick ? 1 : 10));
+			t2 = fmin(t2, steps_time(e2, &s2, quick ? 1 : 10));
+		}
+		engine_destroy(&e1);
+		engine_destroy(&e2);
+		printf("2 threads vs 1 at n = 1000, m = 100 (interleaved): %.3f ms vs %.3f ms: "
+		       "%.2fx\n",
+		       1e3 * t2, 1e3 * t1, t1 / t2);
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	printf("peak RSS of the benchmark process: %.1f MiB\n", ru.ru_maxrss / 1024.0);
