@@ -707,12 +707,13 @@ static void default_job_name(const char *name, char *buf, size_t len)
 
 /* Absolute paths and names the script uses (owned). */
 struct submit_paths {
-	char *program;	/* this binary */
-	char *spec;	/* the spec, absolute */
-	char *campaign; /* the campaign file, absolute */
-	char *script;	/* the batch script, absolute */
-	char *log;	/* Slurm's output file pattern, absolute */
-	char job_name[80];
+	char *program;	      /* this binary */
+	char *spec;	      /* the spec, absolute */
+	char *campaign;	      /* the campaign file, absolute */
+	char *script;	      /* the batch script, absolute */
+	char *log;	      /* Slurm's output file pattern, absolute */
+	const char *job_name; /* --job-name (borrowed) or job_name_buf */
+	char job_name_buf[80];
 };
 
 static void paths_free(struct submit_paths *p)
@@ -1027,10 +1028,8 @@ int cmd_submit(int argc, char **argv)
 		ret = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if (o.job_name)
-		snprintf(p.job_name, sizeof p.job_name, "%s", o.job_name);
-	else
-		default_job_name(facts.name, p.job_name, sizeof p.job_name);
+	default_job_name(facts.name, p.job_name_buf, sizeof p.job_name_buf);
+	p.job_name = o.job_name ? o.job_name : p.job_name_buf;
 	build_script(&o, &p, facts.name, facts.njobs, &script);
 	av = sbatch_argv(&o, p.script);
 	if (script.err || !av) {
