@@ -81,7 +81,7 @@ FUZZ_BIN := build/fuzz/fuzz_spec
 REPLAY_BIN := $(OUT)/tests/fuzz_replay
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps check check-unit demo bench fuzz format format-check clean
+.PHONY: all deps check check-all check-unit demo demo-run bench fuzz format format-check clean
 
 all: $(BIN)
 
@@ -121,17 +121,27 @@ $(OUT)/bench/%: $(OBJ_DIR)/tests/bench/%.o $(LIB_OBJ)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS_ALL)
 
 deps:
-	@sh tools/deps.sh
+	@sh tools/deps.sh test
 
 # Everything a test needs, then the runner (tests/run.sh prints the verdict
 # line "N passed, N failed" and exits non-zero on any failure).
 check-unit: $(BIN) $(TEST_BINS) $(REPLAY_BIN)
 	@SUPERSWEEP=$(BIN) sh tests/run.sh unit $(TEST_BINS) $(REPLAY_BIN)
 
-check: $(BIN) $(TEST_BINS) $(REPLAY_BIN)
+# check and demo first make sure the packages are there (make deps), then
+# build and run in a fresh make that sees them.
+check:
+	@sh tools/deps.sh test
+	@$(MAKE) --no-print-directory check-all
+
+check-all: $(BIN) $(TEST_BINS) $(REPLAY_BIN)
 	@SUPERSWEEP=$(BIN) sh tests/run.sh all $(TEST_BINS) $(REPLAY_BIN)
 
-demo: $(BIN)
+demo:
+	@sh tools/deps.sh core
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: $(BIN)
 	@SUPERSWEEP=$(BIN) sh tools/demo.sh sweeps/demo.yaml
 
 bench: $(BIN) $(BENCH_BINS)
