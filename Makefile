@@ -158,7 +158,10 @@ fuzz: $(FUZZ_BIN)
 	@mkdir -p build/fuzz/work tests/fuzz/corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 		-dict=tests/fuzz/spec.dict build/fuzz/work tests/fuzz/corpus tests/specs sweeps
-	$(FUZZ_BIN) -merge=1 tests/fuzz/corpus build/fuzz/work
+	@# keep the smallest set of inputs that covers every feature seen
+	rm -rf build/fuzz/merged && mkdir -p build/fuzz/merged
+	$(FUZZ_BIN) -set_cover_merge=1 build/fuzz/merged tests/fuzz/corpus build/fuzz/work
+	rm -rf tests/fuzz/corpus && mv build/fuzz/merged tests/fuzz/corpus
 
 FORMAT_FILES = $(wildcard src/*.c include/supersweep/*.h tests/*.c tests/*/*.c)
 format:

@@ -4,8 +4,9 @@
  * points so that one input stays fast) and, when a spec loads, checks the
  * invariants every caller relies on: at least one job, keys equal to
  * spec_job_key of the canonical form, dispatch order by cost, distinct keys,
- * a spec equal to itself under spec_diff, and that the canonical text of
- * every job reloads to the same key.  A violated invariant aborts (a crash
+ * a spec equal to itself under spec_diff, and that the first and last job
+ * written out as a one-job spec with every value explicit load with the
+ * same key.  A violated invariant aborts (a crash
  * for libFuzzer, a failure for tests/fuzz/replay.c in `make check`).
  */
 #include <stdint.h>
@@ -26,6 +27,39 @@ static void require(int ok, const char *what)
 		fprintf(stderr, "fuzz_spec: invariant violated: %s\n", what);
 		abort();
 	}
+}
+
+/* respec - JOB's resolved values written out as a one-job spec must load
+ * and give the same key (every default and rule made explicit). */
+static void respec(const struct job_point *j)
+{
+	char text[2048], v[19][32], err[SPEC_ERR_LEN];
+	const double reals[] = {j->alpha, j->dist_scale, j->E,	  j->density_s,
+				j->gamma, j->lr_w,	 j->lr_b, j->lr_min_ratio};
+	struct spec *s = NULL;
+	int n, rc;
+
+	for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
+		spec_format_real(reals[i], v[i], sizeof v[i]);
+	n = snprintf(text, sizeof text,
+		     "model: {n: %lld, m: %lld, dist: %s, alpha: %s, dist_scale: %s, E: %s,"
+		     " density_s: %s, gamma: %s}\n"
+		     "train: {seed: %lld, batch: %lld, steps: %lld, lr: %s, lr_b: %s,"
+		     " warmup: %lld, lr_min_ratio: %s, log_every: %lld, eval_samples: %lld,"
+		     " save_weights: %s, threads: %lld}\n",
+		     (long long)j->n, (long long)j->m, spec_dist_name(j->dist), v[0], v[1], v[2],
+		     v[3], v[4], (long long)j->seed, (long long)j->batch, (long long)j->steps, v[5],
+		     v[6], (long long)j->warmup, v[7], (long long)j->log_every,
+		     (long long)j->eval_samples, j->save_weights ? "true" : "false",
+		     (long long)j->threads);
+	require(n > 0 && (size_t)n < sizeof text, "respec text fits");
+	rc = spec_load_string(text, (size_t)n, "respec.yaml", &s, err);
+	if (rc)
+		fprintf(stderr, "%s\n%s\n", text, err);
+	require(rc == 0, "a resolved point written out loads");
+	require(s->njobs == 1 && s->jobs[0].key == j->key, "and keeps its key");
+	require(s->jobs[0].threads == j->threads, "and its threads");
+	spec_destroy(&s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,6 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			require(spec_job_flop(&s->jobs[i - 1]) >= spec_job_flop(j),
 				"dispatch order by cost");
 	}
+	respec(&s->jobs[0]);
+	respec(&s->jobs[s->njobs - 1]);
 	require(spec_diff(s, s, err2) == 0, "a spec equals itself");
 	if (s->njobs > 1 && s->jobs[0].key != s->jobs[1].key) {
 		/* reversing the order is reported as a difference */
