@@ -707,12 +707,13 @@ static void default_job_name(const char *name, char *buf, size_t len)
 
 /* Absolute paths and names the script uses (owned). */
 struct submit_paths {
-	char *program;	/* this binary */
-	char *spec;	/* the spec, absolute */
-	char *campaign; /* the campaign file, absolute */
-	char *script;	/* the batch script, absolute */
-	char *log;	/* Slurm's output file pattern, absolute */
-	char job_name[80];
+	char *program;	      /* this binary */
+	char *spec;	      /* the spec, absolute */
+	char *campaign;	      /* the campaign file, absolute */
+	char *script;	      /* the batch script, absolute */
+	char *log;	      /* Slurm's output file pattern, absolute */
+	const char *job_name; /* --job-name (borrowed) or job_name_buf */
+	char job_name_buf[80];
 };
 
 static void paths_free(struct submit_paths *p)
@@ -910,11 +911,10 @@ static int run_sbatch(const char **av)
 	return CLI_EXIT_FAILURE;
 }
 
-/* print_command - AV as one shell command line (each word single-quoted
- * when it needs quoting). */
-static void print_command(FILE *out, const char **av, struct sbuf *b)
+/* append_command - AV as one shell command line (each word single-quoted
+ * when it needs quoting) appended to B. */
+static void append_command(struct sbuf *b, const char **av)
 {
-	b->len = 0;
 	for (size_t i = 0; av[i]; i++) {
 		bool plain = *av[i] != '\0';
 		for (const char *s = av[i]; *s; s++)
@@ -929,8 +929,6 @@ static void print_command(FILE *out, const char **av, struct sbuf *b)
 		else
 			sbuf_shell_word(b, av[i]);
 	}
-	if (!b->err)
-		fprintf(out, "%s", b->p ? b->p : "");
 }
 
 /* struct spec_facts - what the script needs from the spec. */
@@ -975,7 +973,7 @@ int cmd_submit(int argc, char **argv)
 {
 	struct submit_opts o;
 	struct submit_paths p;
-	struct sbuf script = {0}, line = {0};
+	struct sbuf script = {0};
 	const char **av = NULL;
 	struct spec_facts facts;
 	int rc, ret = CLI_EXIT_USAGE;
@@ -1030,10 +1028,8 @@ int cmd_submit(int argc, char **argv)
 		ret = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if (o.job_name)
-		snprintf(p.job_name, sizeof p.job_name, "%s", o.job_name);
-	else
-		default_job_name(facts.name, p.job_name, sizeof p.job_name);
+	default_job_name(facts.name, p.job_name_buf, sizeof p.job_name_buf);
+	p.job_name = o.job_name ? o.job_name : p.job_name_buf;
 	build_script(&o, &p, facts.name, facts.njobs, &script);
 	av = sbatch_argv(&o, p.script);
 	if (script.err || !av) {
@@ -1041,14 +1037,17 @@ int cmd_submit(int argc, char **argv)
 		goto out_nomem_or_io;
 	}
 	if (o.dry_run) {
+		sbuf_puts(&script, "# supersweep submit --dry-run: nothing written or submitted.  "
+				   "It would\n# write this script to ");
+		sbuf_shell_word(&script, p.script);
+		sbuf_puts(&script, "\n# and run: ");
+		append_command(&script, av);
+		sbuf_putc(&script, '\n');
+		if (script.err) {
+			rc = ERR_NOMEM;
+			goto out_nomem_or_io;
+		}
 		fputs(script.p, stdout);
-		printf("# supersweep submit --dry-run: nothing written or submitted.  It would\n"
-		       "# write this script to ");
-		line.len = 0;
-		sbuf_shell_word(&line, p.script);
-		printf("%s\n# and run: ", line.err ? "?" : line.p);
-		print_command(stdout, av, &line);
-		printf("\n");
 		ret = CLI_EXIT_OK;
 		goto out;
 	}
@@ -1063,7 +1062,6 @@ out_nomem_or_io:
 out:
 	free(av);
 	sbuf_free(&script);
-	sbuf_free(&line);
 	paths_free(&p);
 	free(o.modules);
 	free(o.sbatch_args);

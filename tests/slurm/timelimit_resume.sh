@@ -3,22 +3,21 @@
 #
 # One campaign (16 jobs, one rank) is interrupted twice the hard way and
 # finished by submitting again; an uninterrupted reference runs beside it.
-#  1. Submitted with --time 1 (minute) and --margin 0 (no warning signal):
-#     Slurm ends it at its time limit (SIGTERM, SIGKILL KillWait=5 s later;
-#     the program may drain on the SIGTERM, but the batch script must not
-#     requeue it).  State TIMEOUT.
-#  2. Submitted again; once it has committed another job, every process of
-#     the job (`scontrol listpids`: batch shell, srun, ranks) gets SIGKILL at
-#     once, as in a node crash (scancel always sends SIGTERM first): no
-#     drain, a stale lock, the running job lost.
+#  1. Submitted with --time 1 (minute) and --margin 0 (no warning signal).
+#     Once it has committed a few jobs its ranks are frozen (SIGSTOP) in the
+#     middle of training, so that a small campaign is still running when
+#     Slurm enforces the limit 60-90 s after the start, whatever the
+#     machine's speed.  At the limit Slurm sends SIGCONT and SIGTERM (the
+#     program may drain on it) and SIGKILL KillWait=5 s later; the batch
+#     script must not requeue.  State TIMEOUT.
+#  2. Submitted again (two ranks from now on); once it has committed another
+#     job, every process of the job (`scontrol listpids`: batch shell, srun,
+#     ranks) gets SIGKILL at once, as in a node crash (scancel always sends
+#     SIGTERM first): no drain, a stale lock, the running job lost.
 #  3. Submitted again: it must resume from the last commit and finish.
 # After each interruption the rows committed so far must stay exactly as
 # they were (not rerun); at the end the result columns must equal the
 # reference's byte for byte.
-#
-# The campaign is sized from a short calibration run so that one rank
-# needs about TL_TARGET (default 120) s: more than the 60-90 s after which
-# Slurm enforces a one-minute limit, whatever the machine's speed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/cluster.bash"
@@ -31,17 +30,9 @@ w=$CLUSTER_DIR/work
 mkdir -p "$w"
 logs=()
 
-# Calibration: 8 jobs of 200 steps on one rank.
-write_spec "$w/calib.yaml" slurm-calib 200 1
-c0=$(date +%s.%N)
-timeout 120 mpirun --timeout 110 -np 1 "$SUPERSWEEP" run "$w/calib.yaml" -o "$w/calib.h5" -q \
-	>"$w/calib.out" 2>&1 || { cat "$w/calib.out"; bad "calibration run failed"; verdict; exit 1; }
-c1=$(date +%s.%N)
-steps=$(awk -v t="$(sub "$c0" "$c1")" -v target="${TL_TARGET:-120}" \
-	'BEGIN { s = int(100 * target / t); if (s < 300) s = 300; if (s > 20000) s = 20000; print s }')
-echo "calibration: 8 jobs x 200 steps on 1 rank in $(sub "$c0" "$c1") s: 16 jobs x $steps steps"
-write_spec "$w/tl.yaml" slurm-timelimit "$steps" 2
+write_spec "$w/tl.yaml" slurm-timelimit "${TL_STEPS:-400}" 2
 one=(--nodes 1 --ntasks-per-node 1 --cpus-per-task 1)
+two=(--nodes 1 --ntasks-per-node 2 --cpus-per-task 1) # the reference is done by then
 
 # snapshot NAME - keep the raw bytes of every committed row of got.h5.
 snapshot() {
@@ -78,6 +69,19 @@ j1=$(cd "$w" && submit_job "$w/s1.out" "$w/tl.yaml" -o "$w/got.h5" --time 1 --ma
 j_ref=$(cd "$w" && submit_job "$w/ref.out" "$w/tl.yaml" -o "$w/ref.h5" --time 10 --margin 60 "${one[@]}")
 check "campaign and reference submitted ($j1, $j_ref)" [ -n "$j1" ] && [ -n "$j_ref" ]
 logs+=("$w/got.slurm-$j1.log")
+wait_job_running "${j1:-0}" 60
+t0=$SECONDS
+while [ $((SECONDS - t0)) -lt 120 ]; do
+	d=$(status_count "$w/got.h5" done)
+	[ "${d:-0}" -ge 3 ] && break
+	[ "$(job_state "${j1:-0}")" = RUNNING ] || break
+	sleep 0.3
+done
+ranks=$(for p in $(sq scontrol listpids "${j1:-0}" | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1 }'); do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = supersweep ] && echo "$p"
+done)
+check "1: ranks found and frozen with ${d:-?} jobs committed ($(echo $ranks))" [ -n "$ranks" ]
+kill -STOP $ranks 2>/dev/null
 s=$(wait_job_done "$j1" 150)
 check "1: ended by its time limit (state $s)" [ "$s" = TIMEOUT ]
 check "1: Slurm says so" grep -q "DUE TO TIME LIMIT" "$w/got.slurm-$j1.log"
@@ -87,11 +91,11 @@ echo "  1: ${how:-killed before the step exited}"
 d1=$(status_count "$w/got.h5" done)
 p1=$(status_count "$w/got.h5" pending)
 check "1: work done and work left (done ${d1:-?}, pending ${p1:-?})" \
-	[ "${d1:-0}" -ge 1 ] && [ "${p1:-0}" -ge 3 ]
+	[ "${d1:-0}" -ge 3 ] && [ "${p1:-0}" -ge 3 ]
 snapshot after1
 
 # 2. Submitted again, then SIGKILL to every process of the job.
-j2=$(cd "$w" && submit_job "$w/s2.out" "$w/tl.yaml" -o "$w/got.h5" --time 10 --margin 60 "${one[@]}")
+j2=$(cd "$w" && submit_job "$w/s2.out" "$w/tl.yaml" -o "$w/got.h5" --time 10 --margin 60 "${two[@]}")
 check "2: resubmitted ($j2)" [ -n "$j2" ]
 logs+=("$w/got.slurm-$j2.log")
 wait_job_running "${j2:-0}" 60
@@ -117,7 +121,7 @@ check "2: $out" [ $? -eq 0 ]
 snapshot after2
 
 # 3. Submitted again: finishes.
-j3=$(cd "$w" && submit_job "$w/s3.out" "$w/tl.yaml" -o "$w/got.h5" --time 10 --margin 60 "${one[@]}")
+j3=$(cd "$w" && submit_job "$w/s3.out" "$w/tl.yaml" -o "$w/got.h5" --time 10 --margin 60 "${two[@]}")
 logs+=("$w/got.slurm-$j3.log")
 s=$(wait_job_done "${j3:-0}" 150)
 check "3: completed (state $s)" [ "$s" = COMPLETED ]
