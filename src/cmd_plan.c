@@ -6,6 +6,7 @@
  * memory of the largest job, and with --list one tab-separated line per job
  * in dispatch order.  Writes nothing.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -56,59 +57,92 @@ static void human_bytes(double b, char *buf, size_t len)
 	snprintf(buf, len, "%.1f %s", b, units[u]);
 }
 
-/* Formatted reals of the previous line, per column: consecutive jobs share
- * most values and printing a double exactly is the slow part of --list. */
-struct real_cache {
-	uint64_t bits[64];
-	char str[64][32];
+/* --list writes about 10^6 lines a second: each line is built in a buffer
+ * with a hand-rolled integer formatter, and the formatted reals of the
+ * previous line are reused per column (consecutive jobs share most values;
+ * printing a double exactly is the slow part). */
+struct line_cache {
+	uint64_t bits[64]; /* per column (parameters, then flop, peak_bytes) */
+	char str[64][40];
 	bool valid[64];
 };
 
-static void print_value(FILE *out, const struct job_point *j, size_t p, struct real_cache *rc)
+static char *put_uint(char *p, uint64_t u)
 {
-	const char *base = (const char *)j + spec_params[p].offset;
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_int(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return put_uint(p, (uint64_t)0 - (uint64_t)v);
+	}
+	return put_uint(p, (uint64_t)v);
+}
+
+static char *put_str(char *p, const char *str)
+{
+	size_t n = strlen(str);
+
+	memcpy(p, str, n);
+	return p + n;
+}
+
+/* A real in column COL: FMT 0 = shortest exact, 1 = %.6g, 2 = %.0f. */
+static char *put_real(char *p, double v, size_t col, int fmt, struct line_cache *lc)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof bits);
+	if (!lc->valid[col] || lc->bits[col] != bits) {
+		if (fmt == 0)
+			spec_format_real(v, lc->str[col], sizeof lc->str[col]);
+		else
+			snprintf(lc->str[col], sizeof lc->str[col], fmt == 1 ? "%.6g" : "%.0f", v);
+		lc->bits[col] = bits;
+		lc->valid[col] = true;
+	}
+	return put_str(p, lc->str[col]);
+}
+
+static char *put_value(char *p, const struct job_point *j, size_t col, struct line_cache *lc)
+{
+	const char *base = (const char *)j + spec_params[col].offset;
 	int64_t iv;
 	double dv;
 	bool bv;
 	int dist;
-	uint64_t bits;
 
-	switch (spec_params[p].type) {
-	case SPEC_INT:
-		memcpy(&iv, base, sizeof iv);
-		fprintf(out, "%" PRId64, iv);
-		return;
-	case SPEC_BOOL:
-		memcpy(&bv, base, sizeof bv);
-		fputs(bv ? "true" : "false", out);
-		return;
+	switch (spec_params[col].type) {
+	case SPEC_INT: memcpy(&iv, base, sizeof iv); return put_int(p, iv);
+	case SPEC_BOOL: memcpy(&bv, base, sizeof bv); return put_str(p, bv ? "true" : "false");
 	case SPEC_DIST:
 		memcpy(&dist, base, sizeof dist);
-		fputs(spec_dist_name((enum spec_dist)dist), out);
-		return;
+		return put_str(p, spec_dist_name((enum spec_dist)dist));
 	case SPEC_REAL: break;
 	}
 	memcpy(&dv, base, sizeof dv);
-	memcpy(&bits, &dv, sizeof bits);
-	if (p >= 64) {
-		char buf[32];
-		spec_format_real(dv, buf, sizeof buf);
-		fputs(buf, out);
-		return;
-	}
-	if (!rc->valid[p] || rc->bits[p] != bits) {
-		spec_format_real(dv, rc->str[p], sizeof rc->str[p]);
-		rc->bits[p] = bits;
-		rc->valid[p] = true;
-	}
-	fputs(rc->str[p], out);
+	return put_real(p, dv, col, 0, lc);
 }
 
 static int print_list(FILE *out, const struct spec *s)
 {
-	struct real_cache *rc = calloc(1, sizeof *rc);
+	struct line_cache *lc = calloc(1, sizeof *lc);
+	static const char hex[] = "0123456789abcdef";
+	char line[2048]; /* 23 columns of at most 40 bytes */
 
-	if (!rc)
+	assert(spec_nparams + 2 <= sizeof lc->bits / sizeof lc->bits[0]);
+	if (!lc)
 		return ERR_NOMEM;
 	fputs("row\tkey", out);
 	for (size_t p = 0; p < spec_nparams; p++)
@@ -116,14 +150,22 @@ static int print_list(FILE *out, const struct spec *s)
 	fputs("\tflop\tpeak_bytes\n", out);
 	for (size_t i = 0; i < s->njobs; i++) {
 		const struct job_point *j = &s->jobs[i];
-		fprintf(out, "%zu\t%016" PRIx64, i, j->key);
-		for (size_t p = 0; p < spec_nparams; p++) {
-			fputc('\t', out);
-			print_value(out, j, p, rc);
+		char *p = put_uint(line, i);
+		*p++ = '\t';
+		for (int b = 60; b >= 0; b -= 4)
+			*p++ = hex[(j->key >> b) & 15];
+		for (size_t c = 0; c < spec_nparams; c++) {
+			*p++ = '\t';
+			p = put_value(p, j, c, lc);
 		}
-		fprintf(out, "\t%.6g\t%.0f\n", spec_job_flop(j), spec_job_peak_bytes(j));
+		*p++ = '\t';
+		p = put_real(p, spec_job_flop(j), spec_nparams, 1, lc);
+		*p++ = '\t';
+		p = put_real(p, spec_job_peak_bytes(j), spec_nparams + 1, 2, lc);
+		*p++ = '\n';
+		fwrite(line, 1, (size_t)(p - line), out);
 	}
-	free(rc);
+	free(lc);
 	return 0;
 }
 

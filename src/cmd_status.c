@@ -1,7 +1,7 @@
 /* cmd_status.c - `supersweep status CAMPAIGN.h5`: progress, failures, ETA.
  *
  * Read-only and lock-free (store_open_read), so it works while a campaign
- * runs: it reads the status column and the run attributes that `run` writes
+ * runs: it reads the status column and the /run record that `run` writes
  * when it opens the file.  The ETA is cost-weighted: the predicted cost of
  * the pending jobs divided by the rate at which this run has been committing
  * cost (jobs committed since the run started times their mean predicted cost,
@@ -54,10 +54,10 @@ int cmd_status(int argc, char **argv)
 	struct store *st = NULL;
 	struct job_point *jobs = NULL;
 	char err[STORE_ERR_LEN], *errors = NULL, holder[512], when[32];
-	const char *path, *name, *ended;
+	const char *path, *name;
 	const int8_t *status;
 	struct store_counts c;
-	double started = NAN, ended_unix = NAN, d0 = 0, f0 = 0;
+	struct store_run run;
 	double cost_left = 0, cost_committed = 0;
 	int64_t committed;
 	size_t n, shown = 0;
@@ -102,24 +102,23 @@ int cmd_status(int argc, char **argv)
 	printf("  done %lld, failed %lld, pending %lld (%.1f%% committed)\n", (long long)c.done,
 	       (long long)c.failed, (long long)c.pending,
 	       100.0 * (double)(c.done + c.failed) / (double)n);
-	store_attr_double(st, "run_started_unix", &started);
-	store_attr_double(st, "run_ended_unix", &ended_unix);
-	store_attr_double(st, "done_at_run_start", &d0);
-	store_attr_double(st, "failed_at_run_start", &f0);
-	ended = store_attr_string(st, "run_ended");
+	if (store_read_run(st, &run) != 0) {
+		fprintf(stderr, "supersweep status: %s: cannot read /run\n", path);
+		goto out;
+	}
 	lock_holder(path, holder, sizeof holder);
-	committed = c.done + c.failed - (int64_t)(d0 + f0);
-	if (holder[0] && isnan(ended_unix)) {
+	committed = c.done + c.failed - (run.done_at_start + run.failed_at_start);
+	if (holder[0] && isnan(run.ended_unix)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		double el = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - started;
+		double el = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - run.started_unix;
 		double mean = (c.done + c.failed) > 0 ? cost_committed / (double)(c.done + c.failed)
 						      : NAN;
 		double rate = el > 0 ? (double)committed * mean / el : NAN; /* FLOP/s */
 		fmt_duration(when, sizeof when, el);
-		printf("  running: lock held by %s; this run started %s ago (%s) and committed "
-		       "%lld jobs (%.0f jobs/h)\n",
-		       holder, when, store_attr_string(st, "run_started"), (long long)committed,
+		printf("  running: lock held by %s; this run started %s ago (%s) on %lld rank(s) "
+		       "and committed %lld jobs (%.0f jobs/h)\n",
+		       holder, when, run.started, (long long)run.ranks, (long long)committed,
 		       el > 0 ? (double)committed / el * 3600 : 0.0);
 		fmt_duration(when, sizeof when,
 			     (c.pending == 0) ? 0 : (rate > 0 ? cost_left / rate : NAN));
@@ -128,14 +127,13 @@ int cmd_status(int argc, char **argv)
 		printf("  a lock file is present (%s) but the last run recorded its end; "
 		       "the lock is stale if that process is gone\n",
 		       holder);
+	} else if (run.runs == 0) {
+		printf("  never run\n");
 	} else {
-		double ranks = 0;
-		store_attr_double(st, "ranks", &ranks);
-		printf("  not running; last run %s .. %s on %.0f rank(s) (%s)\n",
-		       store_attr_string(st, "run_started") ? store_attr_string(st, "run_started")
-							    : "?",
-		       ended && ended[0] ? ended : "(ended without closing the file)", ranks,
-		       store_attr_string(st, "hosts") ? store_attr_string(st, "hosts") : "?");
+		printf("  not running; last run (%lld in all) %s .. %s on %lld rank(s) (%s)\n",
+		       (long long)run.runs, run.started,
+		       run.ended[0] ? run.ended : "(ended without closing the file)",
+		       (long long)run.ranks, run.hosts);
 		if (c.pending > 0)
 			printf("  %lld jobs left: run the same `supersweep run` command to "
 			       "continue\n",

@@ -2,13 +2,18 @@
  *
  * Threads: the caller is thread 0; threads 1..T-1 are pthreads created once
  * per engine and parked on a barrier between phases.  A step has two phases
- * separated by a barrier: (1) every thread draws and processes its row range
- * of the batch in blocks, accumulating into its own dW_t, db_t; (2) every
- * thread updates its range of rows of W and b from Σ_t dW_t (fixed order).
+ * separated by a barrier: (1) the batch is cut into C fixed chunks of rows
+ * (C = 1 for one thread, 2T otherwise); threads claim chunks from an atomic
+ * counter and process each in blocks into the chunk's own accumulators
+ * dW_c, db_c; (2) threads claim fixed ranges of rows of W and b and update
+ * them from Σ_c dW_c, summed in chunk order.  Which thread did a chunk does
+ * not change a bit, so for a fixed T the result is deterministic, and a
+ * thread that the OS preempts does not hold the others back (shared nodes).
  * Hot path: model_block_grad inside phase 1.
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,22 +45,30 @@ struct worker {
 	int64_t *start;	      /* (block_rows + 1) CSR offsets */
 	int32_t *idx;	      /* (cap) active features of the block */
 	float *val;	      /* (cap) their values */
-	float *dW, *db;	      /* (n, m), (n) this thread's gradient accumulators */
-	double loss;	      /* this phase's Σ (y - x)² */
-	double psum;	      /* Σ of updated parameters (NaN/Inf sentinel) */
+	float *dW, *db;	      /* accumulators of the chunk being processed */
+};
+
+/* One chunk of the batch (phase 1) and one range of rows of W (phase 2). */
+struct chunk {
+	float *dW, *db; /* (n, m), (n) gradient accumulators of the chunk's rows */
+	double loss;	/* the chunk's Σ (y - x)² */
+	double psum;	/* Σ of the parameters updated by update range c */
 };
 
 struct engine {
 	const struct job_point *job;
-	int64_t n, m, B, T, block_rows, cap;
+	int64_t n, m, B, T, C, block_rows, cap;
 	struct sampler *smp;
 	void *block;  /* the one allocation */
 	size_t bytes; /* its size */
 	struct engine_params par;
-	const float **gW; /* (T) accumulators of W, in order */
-	const float **gb; /* (T) accumulators of b */
-	struct worker *w; /* (T) */
-	int nthreads;	  /* pthreads started */
+	const float **gW;   /* (C) accumulators of W, in chunk order */
+	const float **gb;   /* (C) accumulators of b */
+	struct worker *w;   /* (T) */
+	struct chunk *ch;   /* (C) */
+	atomic_long next;   /* next chunk to claim in the current phase */
+	atomic_long next_u; /* next update range to claim */
+	int nthreads;	    /* pthreads started */
 	bool sync_ready;
 	struct barrier bar;
 	/* the current command (written by thread 0 before the start barrier) */
@@ -142,30 +155,43 @@ static double run_rows(struct worker *w, enum sampler_purpose purpose, int64_t s
 static void phase_grad(struct worker *w)
 {
 	struct engine *e = w->e;
+	long c;
 
-	memset(w->dW, 0, (size_t)(e->n * e->m) * sizeof *w->dW);
-	memset(w->db, 0, (size_t)e->n * sizeof *w->db);
-	w->loss = run_rows(w, SAMPLER_DATA, e->step, e->B * w->t / e->T, e->B * (w->t + 1) / e->T,
-			   true);
+	while ((c = atomic_fetch_add(&e->next, 1)) < e->C) {
+		struct chunk *ch = &e->ch[c];
+
+		memset(ch->dW, 0, (size_t)(e->n * e->m) * sizeof *ch->dW);
+		memset(ch->db, 0, (size_t)e->n * sizeof *ch->db);
+		w->dW = ch->dW;
+		w->db = ch->db;
+		ch->loss = run_rows(w, SAMPLER_DATA, e->step, e->B * c / e->C,
+				    e->B * (c + 1) / e->C, true);
+	}
 }
 
 static void phase_update(struct worker *w)
 {
 	struct engine *e = w->e;
-	int64_t i0 = e->n * w->t / e->T, i1 = e->n * (w->t + 1) / e->T;
+	long u;
 
-	w->psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, (int)e->T, i0, i1, e->m,
-				    e->job->gamma, &e->aW);
-	w->psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, (int)e->T, i0, i1, 1,
-				     0.0, &e->ab);
+	while ((u = atomic_fetch_add(&e->next_u, 1)) < e->C) {
+		int64_t i0 = e->n * u / e->C, i1 = e->n * (u + 1) / e->C;
+
+		e->ch[u].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, (int)e->C,
+						  i0, i1, e->m, e->job->gamma, &e->aW);
+		e->ch[u].psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, (int)e->C,
+						   i0, i1, 1, 0.0, &e->ab);
+	}
 }
 
 static void phase_eval(struct worker *w)
 {
 	struct engine *e = w->e;
+	long c;
 
-	w->loss = run_rows(w, SAMPLER_EVAL, 0, e->eval_n * w->t / e->T,
-			   e->eval_n * (w->t + 1) / e->T, false);
+	while ((c = atomic_fetch_add(&e->next, 1)) < e->C)
+		e->ch[c].loss = run_rows(w, SAMPLER_EVAL, 0, e->eval_n * c / e->C,
+					 e->eval_n * (c + 1) / e->C, false);
 }
 
 /* The work of thread W in the current phase (barriers included). */
@@ -204,6 +230,8 @@ static void *worker_main(void *arg)
 static void dispatch(struct engine *e, enum phase phase)
 {
 	e->phase = phase;
+	atomic_store(&e->next, 0);
+	atomic_store(&e->next_u, 0);
 	if (e->T > 1)
 		barrier_wait(&e->bar);
 	run_phase(&e->w[0]);
@@ -223,7 +251,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 		  struct engine **out, char *err)
 {
 	struct engine *e = NULL;
-	size_t off = 0, o_W, o_b, o_mW, o_vW, o_mb, o_vb, o_gW, o_gb, o_w;
+	size_t off = 0, o_W, o_b, o_mW, o_vW, o_mb, o_vb, o_gW, o_gb, o_w, o_ch, o_acc;
 	size_t *o_t = NULL;
 	int64_t n = job->n, m = job->m, T = job->threads;
 	int rc;
@@ -252,6 +280,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	e->m = m;
 	e->B = job->batch;
 	e->T = T;
+	e->C = T == 1 ? 1 : 2 * T;
 	e->block_rows = opts && opts->block_rows > 0 ? opts->block_rows : DEFAULT_BLOCK_ROWS;
 	rc = sampler_create(job, seed, &e->smp, err);
 	if (rc != 0)
@@ -275,9 +304,15 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	o_b = carve(&off, (size_t)n * 4);
 	o_mb = carve(&off, (size_t)n * 4);
 	o_vb = carve(&off, (size_t)n * 4);
-	o_gW = carve(&off, (size_t)T * sizeof(float *));
-	o_gb = carve(&off, (size_t)T * sizeof(float *));
+	o_gW = carve(&off, (size_t)e->C * sizeof(float *));
+	o_gb = carve(&off, (size_t)e->C * sizeof(float *));
 	o_w = carve(&off, (size_t)T * sizeof(struct worker));
+	o_ch = carve(&off, (size_t)e->C * sizeof(struct chunk));
+	o_acc = off;
+	for (int64_t c = 0; c < e->C; c++) {
+		carve(&off, (size_t)(n * m) * 4); /* dW_c */
+		carve(&off, (size_t)n * 4);	  /* db_c */
+	}
 	for (int64_t t = 0; t < T; t++) {
 		o_t[t] = off;
 		carve(&off, (size_t)(e->block_rows * m) * 4); /* h */
@@ -287,8 +322,6 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 		carve(&off, (size_t)(e->block_rows + 1) * 8); /* start */
 		carve(&off, (size_t)e->cap * 4);	      /* idx */
 		carve(&off, (size_t)e->cap * 4);	      /* val */
-		carve(&off, (size_t)(n * m) * 4);	      /* dW */
-		carve(&off, (size_t)n * 4);		      /* db */
 	}
 	e->bytes = off;
 	e->block = calloc(1, off + ALIGN);
@@ -322,14 +355,21 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 						       carve(&o, (size_t)(e->block_rows + 1) * 8));
 			w->idx = (int32_t *)(void *)(base + carve(&o, (size_t)e->cap * 4));
 			w->val = (float *)(base + carve(&o, (size_t)e->cap * 4));
-			w->dW = (float *)(base + carve(&o, (size_t)(n * m) * 4));
-			w->db = (float *)(base + carve(&o, (size_t)n * 4));
-			e->gW[t] = w->dW;
-			e->gb[t] = w->db;
+		}
+		e->ch = (struct chunk *)(void *)(base + o_ch);
+		size_t oc = o_acc;
+
+		for (int64_t c = 0; c < e->C; c++) {
+			e->ch[c].dW = (float *)(base + carve(&oc, (size_t)(n * m) * 4));
+			e->ch[c].db = (float *)(base + carve(&oc, (size_t)n * 4));
+			e->gW[c] = e->ch[c].dW;
+			e->gb[c] = e->ch[c].db;
 		}
 	}
 	free(o_t);
 	o_t = NULL;
+	atomic_init(&e->next, 0);
+	atomic_init(&e->next_u, 0);
 	openblas_set_num_threads(1);
 	engine_init(e);
 	if (T > 1) {
@@ -411,9 +451,9 @@ int engine_step(struct engine *e, int64_t step, double *loss)
 	e->ab = model_adam_prepare(
 		step, model_lr(job->lr_b, step, job->steps, job->warmup, job->lr_min_ratio));
 	dispatch(e, PHASE_STEP);
-	for (int64_t t = 0; t < e->T; t++) {
-		L += e->w[t].loss;
-		psum += e->w[t].psum;
+	for (int64_t c = 0; c < e->C; c++) {
+		L += e->ch[c].loss;
+		psum += e->ch[c].psum;
 	}
 	L /= (double)e->B;
 	*loss = L;
@@ -429,19 +469,19 @@ double engine_gradient(struct engine *e, int64_t step, float *dW, float *db)
 	for (int64_t i = 0; i < e->n * e->m; i++) {
 		float g = e->gW[0][i];
 
-		for (int64_t t = 1; t < e->T; t++)
-			g += e->gW[t][i];
+		for (int64_t c = 1; c < e->C; c++)
+			g += e->gW[c][i];
 		dW[i] = g;
 	}
 	for (int64_t i = 0; i < e->n; i++) {
 		float g = e->gb[0][i];
 
-		for (int64_t t = 1; t < e->T; t++)
-			g += e->gb[t][i];
+		for (int64_t c = 1; c < e->C; c++)
+			g += e->gb[c][i];
 		db[i] = g;
 	}
-	for (int64_t t = 0; t < e->T; t++)
-		L += e->w[t].loss;
+	for (int64_t c = 0; c < e->C; c++)
+		L += e->ch[c].loss;
 	return L / (double)e->B;
 }
 
@@ -453,8 +493,8 @@ double engine_eval(struct engine *e, int64_t nsamples)
 		return NAN;
 	e->eval_n = nsamples;
 	dispatch(e, PHASE_EVAL);
-	for (int64_t t = 0; t < e->T; t++)
-		L += e->w[t].loss;
+	for (int64_t c = 0; c < e->C; c++)
+		L += e->ch[c].loss;
 	return L / (double)nsamples;
 }
 

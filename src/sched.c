@@ -7,7 +7,9 @@
  *
  * Control messages are fixed-size structs on TCP (loopback when every rank
  * is on one host), TCP_NODELAY.  Protocol, per worker:
- *   worker -> 0  HELLO (rank, host)        once, after connecting
+ *   worker -> 0  HELLO (rank, host, token)  once, after connecting (the
+ *                                           token was broadcast with MPI:
+ *                                           strangers on the port are dropped)
  *   0 -> worker  JOB (row, attempt)        one job at a time
  *   worker -> 0  DONE (row, attempt, status, checksum, error)
  *                                           after writing the payload
@@ -35,12 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <cblas.h>
 
 #include "supersweep/err.h"
 #include "supersweep/sched.h"
@@ -57,7 +58,7 @@ struct msg {
 	int64_t row;		    /* campaign row (JOB, DONE) */
 	int32_t attempt;	    /* attempt number (JOB, DONE) */
 	int32_t result;		    /* RES_* (DONE) */
-	uint64_t checksum;	    /* payload checksum (DONE, RES_DONE) */
+	uint64_t checksum;	    /* payload checksum (DONE, RES_DONE); token (HELLO) */
 	double train_s;		    /* wall time of the attempt, s (DONE) */
 	char text[STORE_ERROR_LEN]; /* host (HELLO) or error (DONE) */
 };
@@ -186,7 +187,8 @@ static void *runner_main(void *arg)
 	struct runner *r = arg;
 	uint64_t one = 1;
 
-	openblas_set_num_threads(r->job->threads > 0 ? (int)r->job->threads : 1);
+	/* the trainer runs job->threads threads itself (its engine pins
+	 * OpenBLAS to one thread per engine thread) */
 	r->t0 = now_s();
 	r->rc = train_run(r->job, r->seed, r->ckpt[0] ? r->ckpt : NULL, &r->stop, &r->res);
 	r->t1 = now_s();
@@ -270,8 +272,9 @@ struct disp {
 	int32_t *attempts; /* (njobs) attempts recorded in the file */
 	double *flop;	   /* (njobs) predicted cost */
 	bool draining;
-	int nhello;  /* workers connected */
-	int running; /* jobs out */
+	uint64_t token; /* secret of this run's control channel (HELLO) */
+	int nhello;	/* workers connected */
+	int running;	/* jobs out */
 	/* progress */
 	double t_start, t_last_print, flop_done, flop_left, busy_s;
 	int64_t done0, failed0, done, failed, ran, stopped, dropped;
@@ -421,8 +424,8 @@ static int handle_done(struct disp *d, struct slot *s, const struct msg *m, cons
 	return 0;
 }
 
-/* all_idle_exit - when nothing is left to start and nothing runs, every
- * worker gets EXIT. */
+/* maybe_finish - when nothing is left to start (or a drain is on) and
+ * nothing runs, every worker gets EXIT and rank 0's own slot closes. */
 static int maybe_finish(struct disp *d)
 {
 	if (d->running > 0)
@@ -482,6 +485,40 @@ static int build_queue(struct disp *d)
 	return 0;
 }
 
+/* accept_worker - read the HELLO of a new connection FD (it follows the
+ * connect at once; wait at most 10 s).  A connection that is not one of our
+ * workers -- wrong token, unknown or duplicate rank, silence -- is closed
+ * and ignored (the port may be reachable by anyone on the network).
+ * Returns the worker's rank, or 0 when the connection was dropped. */
+static int accept_worker(struct disp *d, int fd)
+{
+	struct msg m;
+	unsigned char buf[sizeof m];
+	size_t got = 0;
+	int k = 0;
+
+	set_nodelay(fd);
+	while (k == 0) {
+		struct pollfd one = {fd, POLLIN, 0};
+		if (poll(&one, 1, 10000) <= 0) {
+			k = ERR_IO;
+			break;
+		}
+		k = recv_some(fd, buf, &got, &m);
+	}
+	if (k < 0 || m.type != MSG_HELLO || m.checksum != d->token || m.rank < 1 ||
+	    m.rank >= d->size || d->slots[m.rank].fd >= 0) {
+		fprintf(stderr, "supersweep: ignoring a control connection that is not a worker\n");
+		close(fd);
+		return 0;
+	}
+	d->slots[m.rank].fd = fd;
+	d->slots[m.rank].rank = m.rank;
+	copy_str(d->slots[m.rank].host, sizeof d->slots[m.rank].host, m.text);
+	d->nhello++;
+	return m.rank;
+}
+
 static int dispatcher(struct disp *d, int lfd, const sigset_t *waitmask,
 		      volatile sig_atomic_t *stop)
 {
@@ -537,33 +574,14 @@ static int dispatcher(struct disp *d, int lfd, const sigset_t *waitmask,
 			continue;
 		}
 		if (pfd[0].revents & POLLIN) {
-			int fd = accept(lfd, NULL, NULL);
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), r2;
 			if (fd >= 0) {
-				struct msg m;
-				set_nodelay(fd);
-				/* HELLO follows at once; a blocking read is fine */
-				size_t got = 0;
-				unsigned char buf[sizeof m];
-				int k = 0;
-				while (k == 0) {
-					struct pollfd one = {fd, POLLIN, 0};
-					poll(&one, 1, -1);
-					k = recv_some(fd, buf, &got, &m);
+				r2 = accept_worker(d, fd);
+				if (r2 > 0) {
+					rc = dispatch(d, &d->slots[r2], campaign);
+					if (rc)
+						break;
 				}
-				if (k < 0 || m.type != MSG_HELLO || m.rank < 1 ||
-				    m.rank >= d->size || d->slots[m.rank].fd >= 0) {
-					close(fd);
-					rc = ERR_IO;
-					break;
-				}
-				struct slot *s = &d->slots[m.rank];
-				s->fd = fd;
-				s->rank = m.rank;
-				copy_str(s->host, sizeof s->host, m.text);
-				d->nhello++;
-				rc = dispatch(d, s, campaign);
-				if (rc)
-					break;
 			}
 		}
 		if (pfd[1].revents & POLLIN) {
@@ -605,7 +623,8 @@ static int dispatcher(struct disp *d, int lfd, const sigset_t *waitmask,
 /* ---- workers ---------------------------------------------------------------- */
 
 static int worker(const struct spec *spec, struct store *st, const struct sched_opts *o, int rank,
-		  int fd, int efd, const sigset_t *waitmask, volatile sig_atomic_t *stop)
+		  int fd, int efd, uint64_t token, const sigset_t *waitmask,
+		  volatile sig_atomic_t *stop)
 {
 	struct runner r;
 	struct msg m;
@@ -619,6 +638,7 @@ static int worker(const struct spec *spec, struct store *st, const struct sched_
 	memset(&m, 0, sizeof m);
 	m.type = MSG_HELLO;
 	m.rank = rank;
+	m.checksum = token;
 	gethostname(m.text, STORE_HOST_LEN - 1);
 	rc = send_msg(fd, &m);
 	while (!rc && !(exit_now && !r.busy)) {
@@ -679,6 +699,7 @@ struct endpoint {
 	char addr[64]; /* dotted IPv4 */
 	int port;
 	int ok;
+	uint64_t token; /* random; a worker proves it belongs to this run with it */
 };
 
 /* listen_socket - rank 0 opens the control socket.  Loopback when every rank
@@ -835,6 +856,8 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 		if (rank == 0) {
 			lfd = listen_socket(one_host, size, &ep, err);
 			ep.ok = lfd >= 0;
+			if (getrandom(&ep.token, sizeof ep.token, 0) != sizeof ep.token)
+				ep.token = (uint64_t)now_s() ^ ((uint64_t)getpid() << 32);
 		}
 		if (MPI_Bcast(&ep, sizeof ep, MPI_BYTE, 0, comm) != MPI_SUCCESS) {
 			rc = ERR_MPI;
@@ -861,6 +884,7 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 	pcpu0 = cpu_s(RUSAGE_SELF);
 	if (rank == 0) {
 		d.spec = spec;
+		d.token = ep.token;
 		d.st = st;
 		d.o = opts;
 		d.size = size;
@@ -900,7 +924,7 @@ int sched_run(const struct spec *spec, struct store *st, const struct sched_opts
 		progress(&d, true);
 		busy = d.busy_s;
 	} else {
-		rc = worker(spec, st, opts, rank, fd, efd, &waitmask, stop);
+		rc = worker(spec, st, opts, rank, fd, efd, ep.token, &waitmask, stop);
 	}
 	sum->wall_s = now_s() - t0;
 	if (rank == 0) {

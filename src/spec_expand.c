@@ -308,7 +308,7 @@ static int check(struct ex *x, const struct job_point *j)
 				 num, j->m, at);
 	}
 	pmax = pmax_cached(x, j);
-	if (!(pmax <= 1 + 1e-9)) {
+	if (!(pmax <= 1 + 1e-12)) {
 		describe(x, at, sizeof at);
 		spec_format_real(spec_round15(pmax), num, sizeof num);
 		return spec_fail(x->err, x->path, first_mark(x, p_ins), ERR_INVAL,

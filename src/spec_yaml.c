@@ -13,6 +13,7 @@
  * lists; filter holds comparisons.
  */
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,16 +33,16 @@ const struct spec_in_info spec_in_table[IN_COUNT] = {
 	[IN_N] = {"n", KIND_INT, 1, INT32MAX, false, false, "number of features"},
 	[IN_M] = {"m", KIND_INT, 1, INT32MAX, false, false, "width"},
 	[IN_ALPHA] = {"alpha", KIND_REAL, 0, 1e6, false, false, "power-law exponent"},
-	[IN_GAMMA] = {"gamma", KIND_REAL, -1e300, 1e300, false, false, "superposition dial"},
-	[IN_E] = {"E", KIND_REAL, 0, 1e300, true, false, "expected active features"},
+	[IN_GAMMA] = {"gamma", KIND_REAL, -DBL_MAX, DBL_MAX, false, false, "superposition dial"},
+	[IN_E] = {"E", KIND_REAL, 0, DBL_MAX, true, false, "expected active features"},
 	[IN_DIST] = {"dist", KIND_DIST, 0, 0, false, false, "frequency shape"},
-	[IN_DIST_SCALE] = {"dist_scale", KIND_REAL, 0, 1e300, true, false, "exponential scale"},
+	[IN_DIST_SCALE] = {"dist_scale", KIND_REAL, 0, DBL_MAX, true, false, "exponential scale"},
 	[IN_DENSITY_S] = {"density_s", KIND_REAL, 0, 1, false, false, "density sweep s"},
 	[IN_SEED] = {"seed", KIND_INT, 0, BIG, false, false, "replicate seed"},
 	[IN_BATCH] = {"batch", KIND_INT, 1, INT32MAX, false, false, "samples per step"},
 	[IN_STEPS] = {"steps", KIND_INT, 1, 1e15, false, false, "optimiser steps"},
-	[IN_LR] = {"lr", KIND_LR, 0, 1e300, true, false, "peak learning rate (W)"},
-	[IN_LR_B] = {"lr_b", KIND_LR, 0, 1e300, true, false, "peak learning rate (b)"},
+	[IN_LR] = {"lr", KIND_LR, 0, DBL_MAX, true, false, "peak learning rate (W)"},
+	[IN_LR_B] = {"lr_b", KIND_LR, 0, DBL_MAX, true, false, "peak learning rate (b)"},
 	[IN_WARMUP] = {"warmup", KIND_INT, 0, 1e15, false, false, "warm-up steps"},
 	[IN_WARMUP_FRAC] = {"warmup_frac", KIND_REAL, 0, 1, false, true, "warm-up fraction"},
 	[IN_LR_MIN_RATIO] = {"lr_min_ratio", KIND_REAL, 0, 1, false, false, "cosine floor"},
@@ -317,8 +318,6 @@ static int check_range(struct rd *r, int in, double v, struct spec_mark mark)
 	spec_format_real(v, vb, sizeof vb);
 	if (t->lo_open ? !(v > t->lo) : !(v >= t->lo)) {
 		spec_format_real(t->lo, lb, sizeof lb);
-		if (t->lo <= -1e300)
-			return 0;
 		return spec_fail(r->err, r->path, mark, ERR_INVAL, "%s must be %s %s, got %s",
 				 t->name, t->lo_open ? ">" : ">=", lb, vb);
 	}
@@ -932,10 +931,11 @@ static int read_settings(struct rd *r, const yaml_node_t *node, const char *sect
 			return unknown_key(r, key, section, r->in_names, IN_COUNT);
 		if (v->type == YAML_SEQUENCE_NODE ||
 		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR))
-			return spec_fail(r->err, r->path, mark_of(v), ERR_INVAL,
-					 "%s under %s is a single value; put a list under grid: to "
-					 "sweep it",
-					 spec_in_table[in].name, section);
+			return spec_fail(
+				r->err, r->path, mark_of(v), ERR_INVAL,
+				"%s under %s takes a single value, not %s; put axes (lists, "
+				"linspace, logspace, range) under grid:",
+				spec_in_table[in].name, section, node_type_name(v));
 		rc = set_fixed(r, in, key, v);
 		if (rc)
 			return rc;

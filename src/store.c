@@ -9,6 +9,11 @@
  * what lets workers write with independent I/O and a kill -9 leave a file
  * whose metadata is the one flushed at open.
  *
+ * Every raw-data write is one contiguous byte range in memory and in the
+ * file (a 1-D slice, or one row of the row-major curve matrix), so MPI-IO
+ * never needs data sieving (a read-modify-write that could clobber a row
+ * another rank writes at the same time).
+ *
  * Hot path: store_write_payload (every job, on the worker) and store_commit
  * (every job, rank 0): one small hyperslab write per column, reusing cached
  * file dataspaces and a one-element memory space.
@@ -62,10 +67,13 @@ struct store {
 	struct dset key, status, attempt, rankc, host, error, checksum;
 	struct dset *metrics; /* (train_nmetrics) */
 	struct dset curve, W, b, Woff, boff;
+	struct dset run;    /* (1,) compound: the latest run (struct store_run) */
+	hid_t t_run;	    /* its compound type */
 	char *spec_text;    /* stored spec text, NUL terminated */
 	size_t spec_len;    /* bytes */
 	int8_t *status_mem; /* (njobs) status column, rank 0 only */
 	struct attr_cache *attrs;
+	bool run_open; /* this open recorded a run in /run: record its end at close */
 };
 
 static void msg(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,6 +150,42 @@ static hid_t make_string(size_t len)
 	return t;
 }
 
+/* make_run_type - the compound type of /run, laid out as struct store_run. */
+static hid_t make_run_type(void)
+{
+	hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct store_run));
+	hid_t s32 = make_string(32), s128 = make_string(128), sh = make_string(STORE_HOSTS_LEN);
+	int bad = t < 0 || s32 < 0 || s128 < 0 || sh < 0;
+
+	if (!bad)
+		bad = H5Tinsert(t, "runs", HOFFSET(struct store_run, runs), H5T_NATIVE_INT64) < 0 ||
+		      H5Tinsert(t, "ranks", HOFFSET(struct store_run, ranks), H5T_NATIVE_INT64) <
+			      0 ||
+		      H5Tinsert(t, "done_at_start", HOFFSET(struct store_run, done_at_start),
+				H5T_NATIVE_INT64) < 0 ||
+		      H5Tinsert(t, "failed_at_start", HOFFSET(struct store_run, failed_at_start),
+				H5T_NATIVE_INT64) < 0 ||
+		      H5Tinsert(t, "started_unix", HOFFSET(struct store_run, started_unix),
+				H5T_NATIVE_DOUBLE) < 0 ||
+		      H5Tinsert(t, "ended_unix", HOFFSET(struct store_run, ended_unix),
+				H5T_NATIVE_DOUBLE) < 0 ||
+		      H5Tinsert(t, "started", HOFFSET(struct store_run, started), s32) < 0 ||
+		      H5Tinsert(t, "ended", HOFFSET(struct store_run, ended), s32) < 0 ||
+		      H5Tinsert(t, "version", HOFFSET(struct store_run, version), s128) < 0 ||
+		      H5Tinsert(t, "hosts", HOFFSET(struct store_run, hosts), sh) < 0;
+	if (s32 >= 0)
+		H5Tclose(s32);
+	if (s128 >= 0)
+		H5Tclose(s128);
+	if (sh >= 0)
+		H5Tclose(sh);
+	if (bad && t >= 0) {
+		H5Tclose(t);
+		return H5I_INVALID_HID;
+	}
+	return t;
+}
+
 static int make_types(struct store *st)
 {
 	static const char *const status_names[] = {"pending", "done", "failed"};
@@ -151,7 +195,9 @@ static int make_types(struct store *st)
 	st->t_dist = make_enum(dist_names, 3);
 	st->t_host = make_string(STORE_HOST_LEN);
 	st->t_error = make_string(STORE_ERROR_LEN);
-	if (st->t_status < 0 || st->t_dist < 0 || st->t_host < 0 || st->t_error < 0)
+	st->t_run = make_run_type();
+	if (st->t_status < 0 || st->t_dist < 0 || st->t_host < 0 || st->t_error < 0 ||
+	    st->t_run < 0)
 		return ERR_HDF5;
 	return 0;
 }
@@ -339,11 +385,6 @@ static int attr_write_u64(hid_t loc, const char *name, uint64_t v)
 	return attr_write(loc, name, H5T_NATIVE_UINT64, &v);
 }
 
-static int attr_write_f64(hid_t loc, const char *name, double v)
-{
-	return attr_write(loc, name, H5T_NATIVE_DOUBLE, &v);
-}
-
 /* attr_read_str - read string attribute NAME of LOC into a new buffer. */
 static int attr_read_str(hid_t loc, const char *name, char **out, size_t *lenp)
 {
@@ -486,35 +527,29 @@ static int gather_hosts(MPI_Comm comm, int rank, int size, char *out, size_t cap
 	return rc;
 }
 
-/* write_run_start - attributes describing the run that opens the file now. */
+/* write_run_start - record the run that opens the file now in /run: hosts
+ * gathered collectively, then rank 0 rewrites the record (raw data). */
 static int write_run_start(struct store *st, int64_t done, int64_t failed)
 {
-	char hosts[4096], when[64];
-	double now = 0;
-	int64_t runs = 0;
+	char hosts[STORE_HOSTS_LEN];
+	struct store_run r;
 	int rc;
 
 	rc = gather_hosts(st->comm, st->rank, st->size, hosts, sizeof hosts);
-	if (rc)
+	if (rc || st->rank != 0)
 		return rc;
-	if (st->rank == 0)
-		utc_now(when, sizeof when, &now);
-	if (bcast_bytes(when, sizeof when, st->comm) || bcast_bytes(&now, sizeof now, st->comm))
-		return ERR_MPI;
-	attr_read_i64(st->file, "runs", &runs);
-	if (attr_write_i64(st->file, "runs", runs + 1) ||
-	    attr_write_i64(st->file, "ranks", st->size) ||
-	    attr_write_str(st->file, "hosts", hosts) ||
-	    attr_write_str(st->file, "run_started", when) ||
-	    attr_write_f64(st->file, "run_started_unix", now) ||
-	    attr_write_i64(st->file, "done_at_run_start", done) ||
-	    attr_write_i64(st->file, "failed_at_run_start", failed) ||
-	    attr_write_str(st->file, "run_ended", "") ||
-	    attr_write_f64(st->file, "run_ended_unix", NAN) ||
-	    attr_write_str(st->file, "supersweep_version", cli_version()) ||
-	    attr_write_str(st->file, "git_commit", cli_git_commit()))
+	if (read_rows(st, &st->run, st->t_run, 0, 1, &r) != 0)
 		return ERR_HDF5;
-	return 0;
+	r.runs++;
+	r.ranks = st->size;
+	r.done_at_start = done;
+	r.failed_at_start = failed;
+	utc_now(r.started, sizeof r.started, &r.started_unix);
+	r.ended[0] = '\0';
+	r.ended_unix = NAN;
+	snprintf(r.version, sizeof r.version, "%s", cli_version());
+	memcpy(r.hosts, hosts, sizeof r.hosts);
+	return write_rows(st, &st->run, st->t_run, 0, 1, &r) ? ERR_HDF5 : 0;
 }
 
 /* library versions, computed on rank 0 and broadcast */
@@ -578,6 +613,8 @@ static struct store *store_alloc(void)
 	dset_init(&st->b);
 	dset_init(&st->Woff);
 	dset_init(&st->boff);
+	dset_init(&st->run);
+	st->t_run = H5I_INVALID_HID;
 	st->size = 1;
 	return st;
 }
@@ -602,6 +639,8 @@ static void store_free(struct store *st)
 	dset_close(&st->b);
 	dset_close(&st->Woff);
 	dset_close(&st->boff);
+	dset_close(&st->run);
+	hclose_type(&st->t_run);
 	hclose_type(&st->t_status);
 	hclose_type(&st->t_dist);
 	hclose_type(&st->t_host);
@@ -710,6 +749,8 @@ static int open_all(struct store *st, const char *file, char *err)
 			return rc;
 	}
 	rc = open_dset(st, &st->curve, "/curves/loss", 2, st->njobs, (hsize_t)K, file, err);
+	if (!rc)
+		rc = open_dset(st, &st->run, "/run", 1, 1, 0, file, err);
 	if (rc)
 		return rc;
 	/* pools: any size, read it */
@@ -824,7 +865,12 @@ static int open_parallel(const char *path, MPI_Comm comm, unsigned flags, bool c
 	MPI_Comm_rank(st->comm, &st->rank);
 	MPI_Comm_size(st->comm, &st->size);
 	fapl = H5Pcreate(H5P_FILE_ACCESS);
-	if (fapl < 0 || H5Pset_fapl_mpio(fapl, st->comm, MPI_INFO_NULL) < 0)
+	/* 1.8 file format (superblock v2): attributes of any size (the spec
+	 * text can exceed the 64 KB of a compact attribute), and no "file open
+	 * for writing" flag that would make a killed run's file unreadable
+	 * without h5clear (superblock v3 has one). */
+	if (fapl < 0 || H5Pset_fapl_mpio(fapl, st->comm, MPI_INFO_NULL) < 0 ||
+	    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
 		rc = ERR_HDF5;
 	if (!rc) {
 		if (create)
@@ -886,6 +932,7 @@ int store_open(const char *path, MPI_Comm comm, struct store **out, char *err)
 		goto out;
 	}
 	rc = agree(write_run_start(st, counts[0], counts[1]), st->comm);
+	st->run_open = rc == 0;
 	if (!rc && H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
 		rc = ERR_HDF5;
 	rc = agree(rc, st->comm);
@@ -954,6 +1001,14 @@ static int create_layout(struct store *st, const struct spec *spec, int64_t *Wof
 	dims[0] = (hsize_t)st->nb;
 	if (create_dset(st, &st->b, "/weights/b", H5T_NATIVE_FLOAT, 1, dims, &nan_f))
 		return ERR_HDF5;
+	{
+		struct store_run r0;
+		hsize_t one = 1;
+		memset(&r0, 0, sizeof r0);
+		r0.started_unix = r0.ended_unix = NAN;
+		if (create_dset(st, &st->run, "/run", st->t_run, 1, &one, &r0))
+			return ERR_HDF5;
+	}
 	if (create_dset(st, &st->Woff, "/weights/W_offset", H5T_NATIVE_INT64, 1, &n, &minus1) ||
 	    create_dset(st, &st->boff, "/weights/b_offset", H5T_NATIVE_INT64, 1, &n, &minus1))
 		return ERR_HDF5;
@@ -1038,6 +1093,8 @@ static int write_prov(struct store *st, const struct spec *spec)
 	    attr_write_i64(st->file, "curve_len", st->K) ||
 	    attr_write_str(st->file, "created", when) ||
 	    attr_write_str(st->file, "created_by", cli_version()) ||
+	    attr_write_str(st->file, "supersweep_version", cli_version()) ||
+	    attr_write_str(st->file, "git_commit", cli_git_commit()) ||
 	    attr_write_str(st->file, "hdf5_version", v.hdf5) ||
 	    attr_write_str(st->file, "mpi_version", v.mpi) ||
 	    attr_write_str(st->file, "openblas_version", v.openblas) ||
@@ -1131,6 +1188,8 @@ out:
 		st->parallel = true;
 		store_free(st);
 	}
+	if (rc && rank == 0 && part)
+		unlink(part); /* a half-built file is of no use */
 	free(part);
 	free(Woff);
 	free(boff);
@@ -1146,17 +1205,15 @@ int store_close(struct store **stp)
 		return 0;
 	st = *stp;
 	*stp = NULL;
-	if (st->parallel && H5Aexists(st->file, "run_ended") > 0) {
-		char when[64];
-		double now = 0;
-		if (st->rank == 0)
-			utc_now(when, sizeof when, &now);
-		if (bcast_bytes(when, sizeof when, st->comm) ||
-		    bcast_bytes(&now, sizeof now, st->comm))
-			rc = ERR_MPI;
-		if (!rc && (attr_write_str(st->file, "run_ended", when) ||
-			    attr_write_f64(st->file, "run_ended_unix", now)))
+	if (st->parallel && st->rank == 0 && st->run_open) {
+		struct store_run r;
+		if (read_rows(st, &st->run, st->t_run, 0, 1, &r) != 0)
 			rc = ERR_HDF5;
+		if (!rc) {
+			utc_now(r.ended, sizeof r.ended, &r.ended_unix);
+			if (write_rows(st, &st->run, st->t_run, 0, 1, &r) != 0)
+				rc = ERR_HDF5;
+		}
 	}
 	for (size_t i = 0; i < spec_nparams; i++)
 		dset_close(&st->params[i]);
@@ -1174,6 +1231,7 @@ int store_close(struct store **stp)
 	dset_close(&st->b);
 	dset_close(&st->Woff);
 	dset_close(&st->boff);
+	dset_close(&st->run);
 	if (st->file >= 0 && H5Fclose(st->file) < 0)
 		rc = ERR_HDF5;
 	st->file = H5I_INVALID_HID;
@@ -1249,6 +1307,11 @@ int store_attr_u64(const struct store *st, const char *name, uint64_t *out)
 	return rc;
 }
 
+int store_read_run(struct store *st, struct store_run *out)
+{
+	return read_rows(st, &st->run, st->t_run, 0, 1, out);
+}
+
 const int8_t *store_status(const struct store *st)
 {
 	return st->status_mem;
@@ -1292,31 +1355,40 @@ int store_read_checksums(struct store *st, uint64_t *sums)
 
 int store_read_jobs(struct store *st, struct job_point *jobs)
 {
+	/* blocks of rows, so that the job points being filled stay in cache
+	 * while every column's slice is scattered into them */
+	enum { BLOCK = 8192 };
 	size_t n = st->njobs;
-	unsigned char *buf = malloc(n * 8);
+	unsigned char *buf = malloc((size_t)BLOCK * 8);
 	int rc = 0;
 
 	if (!buf)
 		return ERR_NOMEM;
-	memset(jobs, 0, n * sizeof *jobs);
-	for (size_t p = 0; p < spec_nparams && !rc; p++) {
-		const struct spec_param *sp = &spec_params[p];
-		rc = read_rows(st, &st->params[p], param_type(st, sp->type), 0, n, buf);
-		for (size_t i = 0; i < n && !rc; i++) {
-			char *f = (char *)&jobs[i] + sp->offset;
-			switch (sp->type) {
-			case SPEC_INT: memcpy(f, buf + 8 * i, 8); break;
-			case SPEC_REAL: memcpy(f, buf + 8 * i, 8); break;
-			case SPEC_BOOL: *(bool *)f = buf[i] != 0; break;
-			case SPEC_DIST: *(enum spec_dist *)f = (enum spec_dist)buf[i]; break;
+	for (size_t r0 = 0; r0 < n && !rc; r0 += BLOCK) {
+		size_t cnt = n - r0 < BLOCK ? n - r0 : BLOCK;
+		struct job_point *blk = jobs + r0;
+		memset(blk, 0, cnt * sizeof *blk);
+		for (size_t p = 0; p < spec_nparams && !rc; p++) {
+			const struct spec_param *sp = &spec_params[p];
+			rc = read_rows(st, &st->params[p], param_type(st, sp->type), r0, cnt, buf);
+			for (size_t i = 0; i < cnt && !rc; i++) {
+				char *f = (char *)&blk[i] + sp->offset;
+				switch (sp->type) {
+				case SPEC_INT: memcpy(f, buf + 8 * i, 8); break;
+				case SPEC_REAL: memcpy(f, buf + 8 * i, 8); break;
+				case SPEC_BOOL: *(bool *)f = buf[i] != 0; break;
+				case SPEC_DIST:
+					*(enum spec_dist *)f = (enum spec_dist)buf[i];
+					break;
+				}
 			}
 		}
-	}
-	if (!rc) {
-		uint64_t *k = (uint64_t *)(void *)buf;
-		rc = read_rows(st, &st->key, H5T_NATIVE_UINT64, 0, n, k);
-		for (size_t i = 0; i < n && !rc; i++)
-			jobs[i].key = k[i];
+		if (!rc) {
+			uint64_t *k = (uint64_t *)(void *)buf;
+			rc = read_rows(st, &st->key, H5T_NATIVE_UINT64, r0, cnt, k);
+			for (size_t i = 0; i < cnt && !rc; i++)
+				blk[i].key = k[i];
+		}
 	}
 	free(buf);
 	return rc;

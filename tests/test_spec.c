@@ -303,7 +303,8 @@ static void test_error_type(void **state)
 	load_err(BASE "train: {m: 5, gamma: 1, save_weights: 1}\n", "2:39", "true or false", NULL);
 	load_err(BASE "train: {m: 5, gamma: 1, dist: powr}\n", "2:31", "did you mean 'power'",
 		 NULL);
-	load_err(BASE "train: {m: [1, 2], gamma: 1}\n", "2:12", "put a list under grid", NULL);
+	load_err(BASE "train: {m: [1, 2], gamma: 1}\n", "2:12",
+		 "m under train takes a single value, not a list", NULL);
 	load_err("model: [1, 2]\n", "1:8", "model must be a mapping", NULL);
 	load_err("- a\n- b\n", "1:1", "a spec is a mapping", NULL);
 }
@@ -758,6 +759,12 @@ static void test_frequencies(void **state)
 	spec_destroy(&s);
 	load_err("model: {n: 9, m: 2, gamma: 1, dist: linear, E: 5.1}\n", "1:48", "p = 1.02 > 1",
 		 NULL);
+	/* p_0 = 1 exactly is allowed, just above is not */
+	s = load("model: {n: 9, m: 2, gamma: 1, dist: linear, E: 5}\ntrain: {steps: 10}\n");
+	assert_true(spec_job_pmax(&s->jobs[0]) == 1);
+	spec_destroy(&s);
+	load_err("model: {n: 9, m: 2, gamma: 1, dist: linear, E: 5.00000001}\n", "1:48",
+		 "p = 1.000000002 > 1", NULL);
 	/* the paper's density sweep reaches E = H_1000 at s = 1 */
 	s = load("model: {n: 1000, m: 2, gamma: 1, alpha: 1, density_s: 1}\ntrain: {steps: 10}\n");
 	{

@@ -144,9 +144,12 @@ static void test_create_write_commit_reopen(void **state)
 	assert_int_equal(len, s.text_len);
 	assert_string_equal(store_attr_string(st, "format"), STORE_FORMAT_NAME);
 	assert_non_null(store_attr_string(st, "hdf5_version"));
-	double runs = 0;
-	assert_int_equal(store_attr_double(st, "runs", &runs), 0);
-	assert_true(runs == 1.0);
+	struct store_run run;
+	assert_int_equal(store_read_run(st, &run), 0);
+	assert_int_equal(run.runs, 1);
+	assert_int_equal(run.ranks, 1);
+	assert_true(run.ended[0] != '\0' && !isnan(run.ended_unix) &&
+		    run.ended_unix >= run.started_unix);
 	assert_int_equal(store_read_jobs(st, back), 0);
 	for (size_t i = 0; i < NJOBS; i++) {
 		for (size_t p = 0; p < spec_nparams; p++) {
@@ -182,8 +185,10 @@ static void test_create_write_commit_reopen(void **state)
 	assert_int_equal(store_count(st).failed, 1);
 	assert_int_equal(store_close(&st), 0);
 	assert_int_equal(store_open_read(path, &st, err), 0);
-	assert_int_equal(store_attr_double(st, "runs", &runs), 0);
-	assert_true(runs == 2.0);
+	assert_int_equal(store_read_run(st, &run), 0);
+	assert_int_equal(run.runs, 2);
+	assert_int_equal(run.done_at_start, 2);
+	assert_int_equal(run.failed_at_start, 1);
 	assert_int_equal(store_close(&st), 0);
 }
 

@@ -2,7 +2,7 @@
 
 A fixture builder, not a simulator: it writes an HDF5 file laid out exactly
 as a campaign file (docs/FORMAT.md and the conventions every reader relies
-on: /jobs/<param> columns with the spec's types, /jobs/status as an enum
+on, docs/FORMAT.md: /jobs/<param> columns with the spec's types, /jobs/status as an enum
 pending=0/done=1/failed=2, /metrics/<name> float64, /curves/loss (N, K)
 float32 NaN-padded, /weights pools with int64 offsets, -1 where not saved),
 filled with numbers that follow the paper's predictions exactly (plus an
@@ -164,7 +164,9 @@ def write(path, jobs, met, status, curves, W_parts=(), b_parts=(), W_off=None, b
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
         f.attrs["spec_text"] = spec_text
         f.attrs["name"] = name
-        f.attrs["seed"] = np.uint64(seed)
+        f.attrs["campaign_seed"] = np.uint64(seed)
+        f.attrs["njobs"] = np.int64(N)
+        f.attrs["curve_len"] = np.int64(curves.shape[1])
         f.attrs["supersweep_version"] = "fixture"
         g = f.create_group("jobs")
         for k, v in jobs.items():

@@ -195,6 +195,17 @@ def _chosen_gammas(c, gammas):
     return sorted(set(pick))
 
 
+def _width_ticks(ax, ms):
+    """Label a log x axis at the campaign's widths, in plain numbers."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    ms = np.asarray(ms, float)
+    if len(ms) > 10:
+        ms = ms[:: int(np.ceil(len(ms) / 10))]
+    ax.set_xticks(ms)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _save(fig, out_dir, name):
     path = os.path.join(out_dir, name + ".png")
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -228,6 +239,7 @@ def plot_loss_vs_m(c, out_dir, gammas=None, y="final_loss", seeds="mean"):
                           lw=1)
         ax.set_title("γ = %g (%s)" % (g, "strong" if g < 0 else "weak"))
         ax.set_xlabel("width m (hidden dimensions)")
+        _width_ticks(ax, c.values("m"))
         ax.grid(True, which="both", alpha=0.3)
         if len(rows) <= 9:
             ax.legend(fontsize=7, title="points: data; dashed: fit", title_fontsize=7)
@@ -331,6 +343,7 @@ def plot_overlap(c, out_dir, gammas=None):
             ax.loglog(ms, ov, "o-", ms=4, label="γ = %g" % g)
     mm = c.values("m")
     ax.loglog(mm, 1.0 / mm, "k--", lw=1, label="1/m")
+    _width_ticks(ax, mm)
     ax.set_xlabel("width m (hidden dimensions)")
     ax.set_ylabel("mean squared overlap ⟨(ŵ_i·ŵ_j)²⟩, rows with |W_i| > 1")
     ax.set_title("Overlap of represented features")

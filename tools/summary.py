@@ -62,11 +62,20 @@ def summarize_small(c, y="final_loss"):
     s = ok & (cols["gamma"] < 0)
     rows.append(("small, strong", "m × mean sq. overlap of strong rows", "≈ 1 (overlap ≈ 1/m)",
                  _fmt_range(cols["m"][s] * cols["overlap_strong"][s])))
+    s = ok & (cols["gamma"] < 0) & (cols["alpha"] == 1.0)
+    if s.any():
+        rows.append(("small, strong, α = 1", "m × mean sq. overlap of strong rows",
+                     "≈ 1 (overlap ≈ 1/m)", _fmt_range(cols["m"][s] * cols["overlap_strong"][s])))
     s = c.mask & (cols["gamma"] < 0)
     rows.append(("small, strong", "φ_1/2", "≈ 1", _fmt_range(cols["phi_half"][s])))
     s = c.mask & (cols["gamma"] > 0)
     rows.append(("small, weak", "φ_1/2 ÷ (m/n)", "≈ 1",
                  _fmt_range(cols["phi_half"][s] / (cols["m"][s] / cols["n"][s]))))
+    for g in c.values("gamma"):
+        w = c.mask & (cols["gamma"] == g) & (cols["alpha"] >= 1.5)
+        if g > 0 and w.any():
+            rows.append(("small, weak, γ = %.3g, α ≥ 1.5" % g, "φ_1/2 ÷ (m/n)", "≈ 1",
+                         _fmt_range(cols["phi_half"][w] / (cols["m"][w] / cols["n"][w]))))
     s = s & (cols["weak_pred"] > 0)
     rows.append(("small, weak", "loss ÷ ⟨v²⟩·(dropped mass)", "≈ 1",
                  _fmt_range(cols[y][s] / cols["weak_pred"][s])))

@@ -3,12 +3,13 @@
  * An engine owns the parameters (W, b), the Adam moments, the sampler and
  * every scratch buffer of a job, carved from one allocation at creation:
  * nothing allocates after engine_create.  A step draws the batch (B samples,
- * split into `threads` contiguous row ranges, each processed in blocks of
- * `block_rows` samples by its own thread with its own gradient accumulator),
- * then reduces the accumulators in thread order and applies the decay and
- * Adam update, rows of W split across the threads.  For a fixed thread count
- * the result is a pure function of (seed, job, step); another thread count
- * changes only the order of float sums.
+ * cut into C fixed chunks of rows: C = 1 with one thread, 2·threads
+ * otherwise; threads claim chunks dynamically and process each in blocks of
+ * `block_rows` samples into the chunk's own gradient accumulator), then
+ * reduces the accumulators in chunk order and applies the decay and Adam
+ * update, ranges of rows of W claimed by the threads.  For a fixed thread
+ * count the result is a pure function of (seed, job, step), whichever thread
+ * did what; another thread count changes only the order of float sums.
  *
  * OpenBLAS is used single-threaded from each engine thread: engine_create
  * calls openblas_set_num_threads(1) (a process-wide setting).  One engine at

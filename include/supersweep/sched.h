@@ -9,7 +9,7 @@
  * for the collective steps: setting up the channel and agreeing at the end.
  *
  * Every rank, rank 0 included, trains in a separate thread (one job at a
- * time, `threads` OpenBLAS threads); its main thread is the event loop and
+ * time; the trainer uses the job's `threads` cores); its main thread is the event loop and
  * the only thread that calls HDF5 or MPI (MPI_THREAD_FUNNELED suffices).
  *
  * Drain: the stop signals (SIGUSR1, SIGTERM, SIGINT) must be blocked in every

@@ -143,7 +143,8 @@ int64_t spec_curve_len(const struct job_point *job);
 
 /* spec_job_pmax - the largest feature frequency of JOB after normalisation
  * to E and the density rule (p_1 for power, p_0 otherwise).  Validation
- * rejects points where it exceeds 1 by more than rounding (1e-9). */
+ * rejects points where it exceeds 1 by more than rounding (1e-12, the
+ * tolerance of the trainer's sampler). */
 double spec_job_pmax(const struct job_point *job);
 
 /* spec_job_freqs - fill P (n doubles, caller's) with JOB's feature

@@ -33,6 +33,7 @@
 #define STORE_HOST_LEN	     64	  /* bytes of /jobs/host, NUL included */
 #define STORE_ERROR_LEN	     128  /* bytes of /jobs/error, NUL included */
 #define STORE_ERR_LEN	     1024 /* size of an error message buffer */
+#define STORE_HOSTS_LEN	     2048 /* bytes of /run hosts, NUL included */
 
 /* /jobs/status values (HDF5 enum over int8). */
 enum store_status {
@@ -56,6 +57,21 @@ struct store_counts {
 	int64_t pending, done, failed;
 };
 
+/* The latest run, as recorded in the dataset /run (raw data, rewritten in
+ * place: after creation a campaign's HDF5 metadata never changes). */
+struct store_run {
+	int64_t runs;		     /* runs that opened the file (0 = none yet) */
+	int64_t ranks;		     /* MPI ranks of the latest run */
+	int64_t done_at_start;	     /* rows done when it started */
+	int64_t failed_at_start;     /* rows failed when it started */
+	double started_unix;	     /* start, s since 1970 (NaN before the first run) */
+	double ended_unix;	     /* end, s since 1970; NaN while running or after a kill */
+	char started[32];	     /* start, UTC ISO 8601 ("" before the first run) */
+	char ended[32];		     /* end, UTC ISO 8601; "" while running or after a kill */
+	char version[128];	     /* supersweep version and git commit of that run */
+	char hosts[STORE_HOSTS_LEN]; /* distinct hosts, comma-separated, rank order (truncated) */
+};
+
 struct store; /* opaque: an open campaign file */
 
 /* store_create - create the campaign file PATH for SPEC (borrowed).
@@ -70,9 +86,9 @@ int store_create(const char *path, const struct spec *spec, MPI_Comm comm, struc
 		 char *err);
 
 /* store_open - open the existing campaign PATH for writing.  Collective on
- * COMM.  Checks the format attributes and dataset sizes, records the start
- * of a run (attributes runs, ranks, hosts, run_started, ...), flushes, and
- * reads the status column on rank 0 (store_status).  The caller must have
+ * COMM.  Checks the format attributes and dataset sizes, reads the status
+ * column on rank 0 (store_status) and records the start of a run in /run
+ * (rank 0, raw data: the file's metadata is not modified).  The caller must have
  * validated the file with store_open_read first: a file that is not a
  * campaign is refused here too, but HDF5 itself might touch it.  Returns 0
  * or a negative code agreed by all ranks, message in ERR on rank 0. */
@@ -88,7 +104,7 @@ int store_open_read(const char *path, struct store **out, char *err);
 
 /* store_close - close *ST and set it NULL; accepts NULL.  For a collective
  * store this is collective on its communicator and first records the end of
- * the run (attribute run_ended).  Returns 0 or ERR_HDF5 (agreed by all
+ * the run in /run (rank 0).  Returns 0 or ERR_HDF5 (agreed by all
  * ranks for a collective store). */
 int store_close(struct store **st);
 
@@ -111,6 +127,9 @@ int store_attr_double(const struct store *st, const char *name, double *out);
 /* store_attr_u64 - integer root attribute NAME (e.g. campaign_seed) exactly;
  * ERR_INVAL if absent or not an integer. */
 int store_attr_u64(const struct store *st, const char *name, uint64_t *out);
+
+/* store_read_run - the /run record (latest run).  Returns 0 or ERR_HDF5. */
+int store_read_run(struct store *st, struct store_run *out);
 
 /* store_status - the status column as read at open (int8 per row, borrowed;
  * kept current by store_commit on the committing rank).  NULL on ranks other

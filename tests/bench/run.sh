@@ -10,6 +10,12 @@
 # Exit status: non-zero if a benchmark failed.
 set -u
 BENCH_DIR=${BENCH_DIR:-build/bench}
+BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+# scripts may change directory: hand them an absolute binary
+if [ -n "${SUPERSWEEP:-}" ]; then
+	SUPERSWEEP=$(cd "$(dirname "$SUPERSWEEP")" && pwd)/$(basename "$SUPERSWEEP")
+	export SUPERSWEEP
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 py=${SUPERSWEEP_TORCH_PYTHON:-/usr/bin/python3}

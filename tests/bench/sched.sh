@@ -65,14 +65,14 @@ cat >sec.yaml <<'YAML'
 name: sec
 seed: 1
 model: {n: 200, alpha: 1.2, E: 1, dist: power}
-train: {batch: 128, steps: 1500, lr: 1e-2, warmup: 100, log_every: 50, threads: 1}
+train: {batch: 128, steps: 2000, lr: 1e-2, warmup: 100, log_every: 50, threads: 1}
 grid:
   m: [16]
   gamma: [-1, -0.5, 0, 0.5]
-  seed: [0, 1, 2, 3]
+  seed: [0, 1, 2, 3, 4, 5]
 YAML
 mpirun --timeout 600 -np 2 "$S" run sec.yaml -o sec2.h5 --progress 1000 >sec2.out 2>&1
-echo "P = 2 (rank 0 trains too), 16 jobs: exit $?"
+echo "P = 2 (rank 0 trains too), 24 jobs: exit $?"
 grep "this run" sec2.out | sed 's/^/    /'
 $PY -c "
 import h5py
@@ -80,5 +80,5 @@ f = h5py.File('sec2.h5', 'r', locking=False)
 w = f['metrics/wall_s'][()]
 print('    job wall time: mean %.2f s, min %.2f s, max %.2f s' % (w.mean(), w.min(), w.max()))"
 mpirun --timeout 600 -np 3 "$S" run sec.yaml -o sec3.h5 --dispatch-only --progress 1000 >sec3.out 2>&1
-echo "P = 3 --dispatch-only (two trainers, rank 0 only waits), 16 jobs: exit $?"
+echo "P = 3 --dispatch-only (two trainers, rank 0 only waits), 24 jobs: exit $?"
 grep "this run" sec3.out | sed 's/^/    /'

@@ -31,6 +31,18 @@ st, at, err = f['jobs/status'][()], f['jobs/attempt'][()], f['jobs/error'][()]
 i = int(list(st).index(2))
 sys.exit(0 if at[i] == 2 and err[i].startswith(b'diverged') and at[1 - i] == 1 else 1)"
 
+# a spec text beyond HDF5's 64 KB compact-attribute limit is stored whole
+cp f.yaml big.yaml
+for i in $(seq 1 800); do
+	echo "# a long comment line to make the spec text bigger than 64 KB ........................."
+done >>big.yaml
+timeout 60 "$S" run big.yaml -o big.h5 -q >big.out 2>&1
+check "a spec of $(wc -c <big.yaml) bytes makes a campaign" [ $? -eq 0 ]
+check "... whose stored spec text is the file's" $PY -c "
+import h5py, sys
+f = h5py.File('big.h5', 'r', locking=False)
+sys.exit(0 if f.attrs['spec_text'] == open('big.yaml', 'rb').read() else 1)"
+
 cat >l.yaml <<'YAML'
 name: long
 seed: 4
@@ -49,7 +61,11 @@ for sig in TERM INT; do
 	pid=$!
 	(sleep 60 && kill -9 $pid 2>/dev/null) &
 	watchdog=$!
-	sleep 1.5
+	for _ in $(seq 1 300); do # until the dispatch loop runs (bounded)
+		grep -q "to run on" "$sig.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.3
 	"$S" status l.h5 >"status-$sig.out" 2>&1
 	kill -$sig $pid
 	wait $pid
@@ -61,8 +77,25 @@ done
 check "status works while the campaign runs" grep -q "running: lock held by" status-TERM.out
 check "... with an ETA" grep -q "ETA" status-TERM.out
 check "plain progress lines go to the log" grep -q "^progress: [0-9]*/8 done" TERM.out
+cp l.h5 before.h5
 timeout 120 "$S" run l.yaml -o l.h5 -q >l.out 2>&1
 check "the rerun completes" [ $? -eq 0 ]
+# after creation a campaign's HDF5 metadata never changes: every byte a
+# resumed run changed lies inside some dataset's raw data
+check "a resumed run changes raw data only, never metadata" $PY -c "
+import h5py, numpy as np, sys
+a = np.fromfile('before.h5', np.uint8); b = np.fromfile('l.h5', np.uint8)
+if a.size != b.size: sys.exit('file size changed')
+diff = np.nonzero(a != b)[0]
+ranges = []
+f = h5py.File('l.h5', 'r', locking=False)
+f.visititems(lambda n, o: ranges.append((o.id.get_offset(), o.id.get_storage_size()))
+             if isinstance(o, h5py.Dataset) and o.id.get_offset() is not None else None)
+inside = np.zeros(diff.size, bool)
+for off, size in ranges:
+    inside |= (diff >= off) & (diff < off + size)
+print('changed bytes:', diff.size, 'outside raw data:', int((~inside).sum()))
+sys.exit(0 if diff.size and inside.all() else 1)"
 check "result columns equal the uninterrupted run's" $COMPARE l.h5 base.h5
 
 # a signal during creation stays pending until the dispatch loop: drain

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		require(j->warmup >= 0 && j->warmup < j->steps, "0 <= warmup < steps");
 		require(j->log_every >= 1 && j->log_every <= j->steps, "log_every in [1, steps]");
 		require(j->lr_w > 0 && j->lr_b > 0, "learning rates > 0");
-		require(j->E > 0 && spec_job_pmax(j) <= 1 + 1e-9, "frequencies <= 1");
+		require(j->E > 0 && spec_job_pmax(j) <= 1 + 1e-12, "frequencies <= 1");
 		require(j->threads >= 1, "threads >= 1");
 		if (i > 0)
 			require(spec_job_flop(&s->jobs[i - 1]) >= spec_job_flop(j),

@@ -3,7 +3,8 @@
 # rank), then to rank 0 alone, then to one worker alone; each time the run
 # checkpoints its running jobs, commits what finished and exits 3; the
 # checkpoints are on disk; a final rerun completes, removes them, and the
-# result columns equal an uninterrupted run's byte for byte.
+# result columns equal an uninterrupted run's byte for byte.  A damaged
+# checkpoint makes its job restart from step 0 with a warning.
 . "$(dirname "$0")/../support/campaign_lib.sh"
 require_modules
 cd "$WORK" || exit 1
@@ -15,7 +16,7 @@ train: {batch: 128, steps: 2500, lr: 1e-2, warmup: 100, log_every: 50, threads: 
 grid:
   m: [8, 16]
   gamma: [-1, 0.5]
-  seed: [0, 1]
+  seed: [0, 1, 2]
   save_weights: [true]
 YAML
 
@@ -26,7 +27,12 @@ check "the uninterrupted run completes" [ "$rc" -eq 0 ]
 drain() {
 	mpirun --timeout 120 -np 2 "$SUPERSWEEP" run d.yaml -o d.h5 --progress 0.5 >"drain-$1.out" 2>&1 &
 	mp=$!
-	sleep 2
+	# wait until the dispatch loop runs (bounded), then let jobs train a bit
+	for _ in $(seq 1 300); do
+		grep -q "to run on" "drain-$1.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.7
 	case $1 in
 	all) target=$mp ;;
 	rank0) target=$(rank_pid $mp 0) ;;
@@ -39,15 +45,20 @@ drain() {
 	t1=$(date +%s.%N)
 	ck=$(ls d.h5.ckpt 2>/dev/null | wc -l)
 	echo "drain ($1): exit $rc, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s from SIGUSR1 to exit, $ck checkpoint files"
-	grep -h "committed\|draining" "drain-$1.out" | sed 's/^/  /'
+	grep -h "committed\|draining\|checkpoint" "drain-$1.out" | sed 's/^/  /'
 }
 
 drain all
 check "SIGUSR1 to mpirun drains with exit 3" [ "$rc" -eq 3 ]
 check "running jobs left checkpoints" [ "$ck" -ge 1 ]
 check "no lock is left after a drain" [ ! -e d.h5.lock ]
+# damage one checkpoint: the job must restart from step 0 with a warning
+victim=$(ls d.h5.ckpt/*.ckpt | head -n 1)
+size=$(stat -c %s "$victim")
+printf 'XXXXXXXXXXXXXXXX' | dd of="$victim" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
 drain rank0
 check "SIGUSR1 to rank 0 alone drains every rank (exit 3)" [ "$rc" -eq 3 ]
+check "a damaged checkpoint is reported and its job restarts" grep -q "restarted from step 0" drain-rank0.out
 drain worker
 check "SIGUSR1 to a worker alone drains the campaign (exit 3)" [ "$rc" -eq 3 ]
 "$SUPERSWEEP" status d.h5 >status.out 2>&1

@@ -6,7 +6,8 @@ usage: campaign_compare.py A.h5 B.h5     exit 0 when equal, 1 when not
 Result columns: /jobs/<param>, /jobs/key, /jobs/status, /jobs/error, every
 /metrics/* except wall_s (a time), /curves/loss, /weights/*.  They must be
 byte-identical (NaN == NaN).  Provenance and per-attempt columns (attempt,
-rank, host, checksum -- which covers wall_s) may differ.  Prints how many
+rank, host, checksum -- which covers wall_s -- and /run, the record of the
+latest run) may differ.  Prints how many
 jobs ran more than once (attempt > 1) as "reruns N".
 """
 import sys
@@ -14,7 +15,7 @@ import sys
 import h5py
 import numpy as np
 
-SKIP = {"/metrics/wall_s", "/jobs/attempt", "/jobs/rank", "/jobs/host", "/jobs/checksum"}
+SKIP = {"/metrics/wall_s", "/jobs/attempt", "/jobs/rank", "/jobs/host", "/jobs/checksum", "/run"}
 
 
 def columns(f):

@@ -24,8 +24,12 @@ def test_small(tmp):
     assert rows[("small, weak", "φ_1/2 ÷ (m/n)")][3].startswith("1.000 (1.000 to 1.000, 48")
     assert rows[("small, strong", "m × mean sq. overlap of strong rows")][3].startswith("1.000")
     assert rows[("small, weak", "loss ÷ ⟨v²⟩·(dropped mass)")][3].startswith("1.000 (1.000 to")
-    weak = [r for r in rows.values() if r[0].startswith("small, weak, γ = 0.5")]
+    weak = [r for r in rows.values() if r[0].startswith("small, weak, γ = 0.5") and r[1] == "α_m"]
     assert len(weak) == 2 and weak[1][2] == "≈ α − 1 = 1 (ideal cells)", weak
+    assert rows[("small, weak, γ = 0.5, α ≥ 1.5", "φ_1/2 ÷ (m/n)")][3].startswith(
+        "1.000 (1.000 to 1.000, 24 values)")
+    assert rows[("small, strong, α = 1", "m × mean sq. overlap of strong rows")][3] == (
+        "1.000 (1.000 to 1.000, 12 values)")
 
 
 def test_density(tmp):

@@ -16,7 +16,8 @@ import numpy as np
 # Execution records: they legitimately differ between an uninterrupted run
 # and one that drained, requeued and resumed.
 EXECUTION = {"jobs/attempt", "jobs/rank", "jobs/host", "metrics/wall_s",
-             "jobs/checksum"}  # the payload checksum covers wall_s too
+             "jobs/checksum",  # the payload checksum covers wall_s too
+             "run"}  # the record of the latest run (hosts, times)
 
 
 def datasets(f):
