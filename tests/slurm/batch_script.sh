@@ -8,8 +8,9 @@
 # and under mpirun, the step exits 3, the job requeues itself and the next
 # generation finishes; a step that keeps exiting 3 stops at the requeue cap
 # with status 3; a step that fails (1) is not requeued; `scancel JOB` (TERM)
-# drains the step but never requeues.  The real program is
-# exercised by submit_demo.sh, drain_requeue.sh and timelimit_resume.sh.
+# drains the step but never requeues, also when it comes during a drain.
+# The real program is exercised by submit_demo.sh, drain_requeue.sh and
+# timelimit_resume.sh.
 set -u
 : "${SUPERSWEEP:?}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,19 +56,24 @@ make_script fail srun 1 3 2
 make_script srun srun 2 3
 make_script mpirun mpirun 2 3
 make_script cancel srun 1 3
+make_script late srun 1 3
 j_cap=$(submit cap "exit3")
 j_fail=$(submit fail "exit1")
 j_srun=$(submit srun "drain done")
 j_mpirun=$(submit mpirun "drain done")
 j_cancel=$(submit cancel "drain done")
-echo "jobs: cap $j_cap fail $j_fail srun $j_srun mpirun $j_mpirun cancel $j_cancel"
+j_late=$(submit late "slowdrain done")
+echo "jobs: cap $j_cap fail $j_fail srun $j_srun mpirun $j_mpirun cancel $j_cancel late $j_late"
 
 # USR1 to the batch shell of the srun and mpirun jobs, plain scancel (TERM)
 # to the cancel job, each as soon as its step is ready (the jobs share two
 # cpus: whichever is ready first is signalled first).
-declare -A sig=([srun]="--signal=USR1 --batch" [mpirun]="--signal=USR1 --batch" [cancel]="")
+# The late job gets USR1 and, while it drains, a plain scancel.
+declare -A sig=([srun]="--signal=USR1 --batch" [mpirun]="--signal=USR1 --batch" [cancel]=""
+	[late]="--signal=USR1 --batch")
+late_cancelled=0
 t0=$SECONDS
-while [ ${#sig[@]} -gt 0 ] && [ $((SECONDS - t0)) -lt 120 ]; do
+while { [ ${#sig[@]} -gt 0 ] || [ $late_cancelled -eq 0 ]; } && [ $((SECONDS - t0)) -lt 120 ]; do
 	for l in "${!sig[@]}"; do
 		if grep -q "fake rank 0: ready" "$work/$l.log" 2>/dev/null; then
 			j=$(eval echo "\$j_$l")
@@ -75,6 +81,10 @@ while [ ${#sig[@]} -gt 0 ] && [ $((SECONDS - t0)) -lt 120 ]; do
 			unset "sig[$l]"
 		fi
 	done
+	if [ $late_cancelled -eq 0 ] && grep -q "draining slowly" "$work/late.log" 2>/dev/null; then
+		sq scancel "$j_late"
+		late_cancelled=1
+	fi
 	sleep 0.2
 done
 for l in "${!sig[@]}"; do
@@ -117,6 +127,14 @@ check "scancel: cancelled, not requeued (state $s, Restarts=$(job_field "$j_canc
 	[ "$s" = CANCELLED ] && [ "$(job_field "$j_cancel" Restarts)" = 0 ]
 check "scancel: the step drained on TERM" grep -q "SIGTERM, draining" "$work/cancel.log"
 check "scancel: says why" grep -q "not requeued after SIGTERM" "$work/cancel.log"
+
+# scancel during a USR1 drain: the drain ends, the job is not requeued.
+s=$(wait_job_done "$j_late" 60)
+sleep 3
+s=$(job_state "$j_late")
+check "scancel during a drain: not requeued (state $s, Restarts=$(job_field "$j_late" Restarts))" \
+	[ "$s" = CANCELLED ] && [ "$(job_field "$j_late" Restarts)" = 0 ]
+check "scancel during a drain: says why" grep -q "not requeued after SIGTERM" "$work/late.log"
 
 if [ $fail -gt 0 ]; then
 	for f in "$work"/*.log; do

@@ -4,7 +4,8 @@
 #
 # Behaviour per generation: word number $SLURM_RESTART_COUNT of $FAKE_PLAN
 # (the last word repeats): "drain" waits (up to 60 s) for SIGUSR1 and then
-# exits 3 (work left); "done" exits 0; "exit3" and "exit1" exit at once.
+# exits 3 (work left); "slowdrain" takes 20 s to drain after SIGUSR1 unless
+# SIGTERM comes; "done" exits 0; "exit3" and "exit1" exit at once.
 # The real program is tested by the other Slurm tests.
 rank=${PMIX_RANK:-${OMPI_COMM_WORLD_RANK:-0}}
 gen=${SLURM_RESTART_COUNT:-0}
@@ -25,6 +26,20 @@ drain)
 		wait $!
 	done
 	echo "fake rank $rank: no signal came"
+	exit 1
+	;;
+slowdrain)
+	# USR1 starts a drain that takes 20 s; TERM ends it at once
+	n=0 draining=0
+	trap 'echo "fake rank $rank: SIGUSR1, draining slowly"; draining=1' USR1
+	trap 'echo "fake rank $rank: SIGTERM during the drain"; exit 3' TERM
+	echo "fake rank $rank: ready"
+	for _ in $(seq 1 600); do
+		sleep 0.1 &
+		wait $!
+		[ $draining -eq 0 ] || n=$((n + 1))
+		[ $n -lt 200 ] || exit 3
+	done
 	exit 1
 	;;
 done)
