@@ -190,6 +190,27 @@ static int in_lookup(const yaml_node_t *key)
 	return -1;
 }
 
+/* table_key - KEY of a mapping whose keys are NAMES (N entries), each at
+ * most once: SEEN (N marks, zeroed by the caller) records where each was
+ * given.  *IDX is the key's index, or -1 for a key not in NAMES (the caller
+ * says why it is wrong).  0, or ERR_INVAL for a key that is not a word or
+ * repeats one. */
+static int table_key(struct rd *r, const yaml_node_t *key, const char *const *names, int n,
+		     struct spec_mark *seen, int *idx)
+{
+	int rc = check_key(r, key);
+
+	if (rc)
+		return rc;
+	*idx = lookup(key, names, n);
+	if (*idx < 0)
+		return 0;
+	if (seen[*idx].line)
+		return duplicate_key(r, key, seen[*idx]);
+	seen[*idx] = mark_of(key);
+	return 0;
+}
+
 /* ---- scalars ---- */
 
 static bool is_plain(const yaml_node_t *node)
@@ -345,19 +366,15 @@ static int parse_rule(struct rd *r, int in, const yaml_node_t *node, struct spec
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int idx;
-		rc = check_key(r, key);
+		rc = table_key(r, key, rule_names, RULE_COUNT, seen, &idx);
 		if (rc)
 			return rc;
-		idx = lookup(key, rule_names, RULE_COUNT);
 		if (idx < 0) {
 			char where[48];
 			snprintf(where, sizeof where, "the %s rule {c, m0, k}",
 				 spec_in_table[in].name);
 			return unknown_key(r, key, where, rule_names, RULE_COUNT);
 		}
-		if (seen[idx].line)
-			return duplicate_key(r, key, seen[idx]);
-		seen[idx] = mark_of(key);
 		snprintf(what, sizeof what, "%s rule %s", spec_in_table[in].name, rule_names[idx]);
 		rc = parse_real(r, v, what, &x);
 		if (rc)
@@ -522,17 +539,13 @@ static int generate(struct rd *r, int in, const yaml_node_t *node, struct spec_v
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int idx;
-		rc = check_key(r, key);
+		rc = table_key(r, key, gen_names, GEN_COUNT, seen, &idx);
 		if (rc)
 			return rc;
-		idx = lookup(key, gen_names, GEN_COUNT);
 		if (idx < 0) {
 			snprintf(what, sizeof what, "the axis of %s", t->name);
 			return unknown_key(r, key, what, gen_names, GEN_COUNT);
 		}
-		if (seen[idx].line)
-			return duplicate_key(r, key, seen[idx]);
-		seen[idx] = mark_of(key);
 		if (idx == GEN_ROUND) {
 			static const char *const modes[] = {"floor", "ceil", "nearest"};
 			int mi = v->type == YAML_SCALAR_NODE ? lookup(v, modes, 3) : -1;
@@ -1216,10 +1229,9 @@ static int read_top(struct rd *r, const yaml_node_t *root)
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int idx;
-		rc = check_key(r, key);
+		rc = table_key(r, key, top_names, TOP_COUNT, seen, &idx);
 		if (rc)
 			return rc;
-		idx = lookup(key, top_names, TOP_COUNT);
 		if (idx < 0) {
 			char buf[64];
 			if (in_lookup(key) >= 0)
@@ -1230,9 +1242,6 @@ static int read_top(struct rd *r, const yaml_node_t *root)
 					show(key, buf, sizeof buf));
 			return unknown_key(r, key, "the spec", top_names, TOP_COUNT);
 		}
-		if (seen[idx].line)
-			return duplicate_key(r, key, seen[idx]);
-		seen[idx] = mark_of(key);
 		switch ((enum top_key)idx) {
 		case TOP_NAME: rc = read_name(r, v); break;
 		case TOP_SEED: rc = read_seed(r, v); break;
