@@ -190,6 +190,22 @@ static int in_lookup(const yaml_node_t *key)
 	return -1;
 }
 
+/* param_key - KEY of a mapping of input parameters (in WHERE): *IN is the
+ * parameter.  Hints for an unknown key come from the first NHINTS of
+ * r->in_names.  0, or ERR_INVAL for a key that is not a parameter. */
+static int param_key(struct rd *r, const yaml_node_t *key, const char *where, size_t nhints,
+		     int *in)
+{
+	int rc = check_key(r, key);
+
+	if (rc)
+		return rc;
+	*in = in_lookup(key);
+	if (*in < 0)
+		return unknown_key(r, key, where, r->in_names, nhints);
+	return 0;
+}
+
 /* table_key - KEY of a mapping whose keys are NAMES (N entries), each at
  * most once: SEEN (N marks, zeroed by the caller) records where each was
  * given.  *IDX is the key's index, or -1 for a key not in NAMES (the caller
@@ -505,6 +521,15 @@ static bool is_generator(struct rd *r, const yaml_node_t *node)
 	return false;
 }
 
+/* A fixed value of IN rather than an axis: a scalar, or an lr rule mapping
+ * that is not a generator. */
+static bool is_fixed_value(struct rd *r, int in, const yaml_node_t *node)
+{
+	return node->type == YAML_SCALAR_NODE ||
+	       (node->type == YAML_MAPPING_NODE && spec_in_table[in].kind == KIND_LR &&
+		!is_generator(r, node));
+}
+
 /* Snap X to a nearby integer (within 1e-9 relative): logspace(10, 100, 6)
  * computes 10^1.4 etc.; exp/log rounding must not turn 100 into 99.999... */
 static double snap(double x)
@@ -809,18 +834,13 @@ static int read_zip_group(struct rd *r, const yaml_node_t *node)
 		struct spec_val *vals = NULL;
 		size_t len = 0;
 		int in;
-		rc = check_key(r, key);
+		rc = param_key(r, key, "zip", IN_COUNT, &in);
 		if (rc)
 			return rc;
-		in = in_lookup(key);
-		if (in < 0)
-			return unknown_key(r, key, "zip", r->in_names, IN_COUNT);
 		rc = define(r, in, key);
 		if (rc)
 			return rc;
-		if (v->type == YAML_SCALAR_NODE ||
-		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind == KIND_LR &&
-		     !is_generator(r, v)))
+		if (is_fixed_value(r, in, v))
 			return spec_fail(r->err, r->path, mark_of(v), ERR_INVAL,
 					 "%s in a zip group must be a list or a generator (a fixed "
 					 "value belongs under model: or train:)",
@@ -886,9 +906,7 @@ static int read_grid(struct rd *r, const yaml_node_t *node)
 		struct spec_val *vals = NULL;
 		size_t len = 0;
 		int in;
-		rc = check_key(r, key);
-		if (rc)
-			return rc;
+		/* "zip" is a word, which check_key (in param_key) would pass */
 		if (scalar_is(key, "zip")) {
 			if (zip_seen.line)
 				return duplicate_key(r, key, zip_seen);
@@ -898,12 +916,10 @@ static int read_grid(struct rd *r, const yaml_node_t *node)
 				return rc;
 			continue;
 		}
-		in = in_lookup(key);
-		if (in < 0)
-			return unknown_key(r, key, "grid", r->in_names, IN_COUNT + 1);
-		if (v->type == YAML_SCALAR_NODE ||
-		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind == KIND_LR &&
-		     !is_generator(r, v))) {
+		rc = param_key(r, key, "grid", IN_COUNT + 1, &in);
+		if (rc)
+			return rc;
+		if (is_fixed_value(r, in, v)) {
 			rc = set_fixed(r, in, key, v);
 			if (rc)
 				return rc;
@@ -936,12 +952,9 @@ static int read_settings(struct rd *r, const yaml_node_t *node, const char *sect
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int in;
-		rc = check_key(r, key);
+		rc = param_key(r, key, section, IN_COUNT, &in);
 		if (rc)
 			return rc;
-		in = in_lookup(key);
-		if (in < 0)
-			return unknown_key(r, key, section, r->in_names, IN_COUNT);
 		if (v->type == YAML_SEQUENCE_NODE ||
 		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR))
 			return spec_fail(
