@@ -431,12 +431,8 @@ static int parse_value(struct rd *r, int in, const yaml_node_t *node, struct spe
 			return rc;
 		return check_range(r, in, (double)val->i, val->mark);
 	case KIND_REAL:
-		rc = parse_real(r, node, t->name, &val->x);
-		if (rc)
-			return rc;
-		return check_range(r, in, val->x, val->mark);
 	case KIND_LR:
-		if (node->type == YAML_MAPPING_NODE)
+		if (t->kind == KIND_LR && node->type == YAML_MAPPING_NODE)
 			return parse_rule(r, in, node, val);
 		rc = parse_real(r, node, t->name, &val->x);
 		if (rc)
