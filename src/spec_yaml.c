@@ -73,13 +73,19 @@ struct rd {
 	const char *in_names[IN_COUNT + 1]; /* for hints (+ "zip") */
 };
 
-static struct spec_mark mark_of(const yaml_node_t *node)
+/* A libyaml mark (0-based) as a spec mark (1-based, clamped to INT_MAX). */
+static struct spec_mark mark_at(yaml_mark_t y)
 {
 	struct spec_mark m;
 
-	m.line = node->start_mark.line < INT_MAX ? (int)node->start_mark.line + 1 : INT_MAX;
-	m.col = node->start_mark.column < INT_MAX ? (int)node->start_mark.column + 1 : INT_MAX;
+	m.line = y.line < INT_MAX ? (int)y.line + 1 : INT_MAX;
+	m.col = y.column < INT_MAX ? (int)y.column + 1 : INT_MAX;
 	return m;
+}
+
+static struct spec_mark mark_of(const yaml_node_t *node)
+{
+	return mark_at(node->start_mark);
 }
 
 static yaml_node_t *get(struct rd *r, int index)
@@ -1284,9 +1290,7 @@ static int syntax_error(struct rd *r, yaml_parser_t *parser)
 	if (parser->error == YAML_MEMORY_ERROR)
 		return spec_fail(r->err, r->path, (struct spec_mark){0, 0}, ERR_NOMEM,
 				 "out of memory (YAML parser)");
-	m.line = parser->problem_mark.line < INT_MAX ? (int)parser->problem_mark.line + 1 : INT_MAX;
-	m.col = parser->problem_mark.column < INT_MAX ? (int)parser->problem_mark.column + 1
-						      : INT_MAX;
+	m = mark_at(parser->problem_mark);
 	if (parser->context)
 		return spec_fail(
 			r->err, r->path, m, ERR_INVAL, "YAML syntax error: %s (%s at %zu:%zu)",
