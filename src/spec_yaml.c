@@ -532,6 +532,14 @@ static bool is_fixed_value(struct rd *r, int in, const yaml_node_t *node)
 		!is_generator(r, node));
 }
 
+/* NODE cannot be one value of IN: a list, or a mapping other than an lr rule
+ * (an lr generator mapping passes here and fails as a rule). */
+static bool is_many_values(int in, const yaml_node_t *node)
+{
+	return node->type == YAML_SEQUENCE_NODE ||
+	       (node->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR);
+}
+
 /* Snap X to a nearby integer (within 1e-9 relative): logspace(10, 100, 6)
  * computes 10^1.4 etc.; exp/log rounding must not turn 100 into 99.999... */
 static double snap(double x)
@@ -761,8 +769,7 @@ static int read_axis(struct rd *r, int in, const yaml_node_t *node, struct spec_
 		return spec_fail(r->err, r->path, mark_of(node), ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const yaml_node_t *item = get(r, node->data.sequence.items.start[i]);
-		if (item->type == YAML_SEQUENCE_NODE ||
-		    (item->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR)) {
+		if (is_many_values(in, item)) {
 			free(out);
 			return spec_fail(r->err, r->path, mark_of(item), ERR_INVAL,
 					 "an axis value of %s must be a single value, not %s",
@@ -957,8 +964,7 @@ static int read_settings(struct rd *r, const yaml_node_t *node, const char *sect
 		rc = param_key(r, key, section, IN_COUNT, &in);
 		if (rc)
 			return rc;
-		if (v->type == YAML_SEQUENCE_NODE ||
-		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR))
+		if (is_many_values(in, v))
 			return spec_fail(
 				r->err, r->path, mark_of(v), ERR_INVAL,
 				"%s under %s takes a single value, not %s; put axes (lists, "
