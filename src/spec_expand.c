@@ -261,6 +261,23 @@ static bool keep(const struct spec_src *s, const struct job_point *j)
 	return true;
 }
 
+/* check_lr - LR, the learning rate that input NAME (lr or lr_b) gives at
+ * J's width, must be finite and > 0; the message points at the first given
+ * of INS.  0 or ERR_INVAL. */
+static int check_lr(const struct ex *x, const struct job_point *j, const char *name, double lr,
+		    const int *ins)
+{
+	char at[300], num[40];
+
+	if (isfinite(lr) && lr > 0)
+		return 0;
+	describe(x, at, sizeof at);
+	spec_format_real(lr, num, sizeof num);
+	return spec_fail(x->err, x->path, first_mark(x, ins), ERR_INVAL,
+			 "the %s rule gives %s at m = %" PRId64 ": must be finite and > 0%s", name,
+			 num, j->m, at);
+}
+
 /* check - cross-parameter rules of one (kept) point. */
 static int check(struct ex *x, const struct job_point *j)
 {
@@ -271,6 +288,7 @@ static int check(struct ex *x, const struct job_point *j)
 	static const int lr_ins[] = {IN_LR, -1}, lrb_ins[] = {IN_LR_B, IN_LR, -1};
 	char at[300], num[40];
 	double pmax;
+	int rc;
 
 	if (j->dist == SPEC_DIST_POWER && !x->set[IN_ALPHA]) {
 		describe(x, at, sizeof at);
@@ -291,22 +309,12 @@ static int check(struct ex *x, const struct job_point *j)
 				 "): the loss curve would be empty%s",
 				 j->log_every, j->steps, at);
 	}
-	if (!(isfinite(j->lr_w) && j->lr_w > 0)) {
-		describe(x, at, sizeof at);
-		spec_format_real(j->lr_w, num, sizeof num);
-		return spec_fail(x->err, x->path, first_mark(x, lr_ins), ERR_INVAL,
-				 "the lr rule gives %s at m = %" PRId64
-				 ": must be finite and > 0%s",
-				 num, j->m, at);
-	}
-	if (!(isfinite(j->lr_b) && j->lr_b > 0)) {
-		describe(x, at, sizeof at);
-		spec_format_real(j->lr_b, num, sizeof num);
-		return spec_fail(x->err, x->path, first_mark(x, lrb_ins), ERR_INVAL,
-				 "the lr_b rule gives %s at m = %" PRId64
-				 ": must be finite and > 0%s",
-				 num, j->m, at);
-	}
+	rc = check_lr(x, j, "lr", j->lr_w, lr_ins);
+	if (rc)
+		return rc;
+	rc = check_lr(x, j, "lr_b", j->lr_b, lrb_ins);
+	if (rc)
+		return rc;
 	pmax = pmax_cached(x, j);
 	if (!(pmax <= 1 + 1e-12)) {
 		describe(x, at, sizeof at);

@@ -73,13 +73,19 @@ struct rd {
 	const char *in_names[IN_COUNT + 1]; /* for hints (+ "zip") */
 };
 
-static struct spec_mark mark_of(const yaml_node_t *node)
+/* A libyaml mark (0-based) as a spec mark (1-based, clamped to INT_MAX). */
+static struct spec_mark mark_at(yaml_mark_t y)
 {
 	struct spec_mark m;
 
-	m.line = node->start_mark.line < INT_MAX ? (int)node->start_mark.line + 1 : INT_MAX;
-	m.col = node->start_mark.column < INT_MAX ? (int)node->start_mark.column + 1 : INT_MAX;
+	m.line = y.line < INT_MAX ? (int)y.line + 1 : INT_MAX;
+	m.col = y.column < INT_MAX ? (int)y.column + 1 : INT_MAX;
 	return m;
+}
+
+static struct spec_mark mark_of(const yaml_node_t *node)
+{
+	return mark_at(node->start_mark);
 }
 
 static yaml_node_t *get(struct rd *r, int index)
@@ -188,6 +194,43 @@ static int in_lookup(const yaml_node_t *key)
 	if (scalar_is(key, "lr_w"))
 		return IN_LR;
 	return -1;
+}
+
+/* param_key - KEY of a mapping of input parameters (in WHERE): *IN is the
+ * parameter.  Hints for an unknown key come from the first NHINTS of
+ * r->in_names.  0, or ERR_INVAL for a key that is not a parameter. */
+static int param_key(struct rd *r, const yaml_node_t *key, const char *where, size_t nhints,
+		     int *in)
+{
+	int rc = check_key(r, key);
+
+	if (rc)
+		return rc;
+	*in = in_lookup(key);
+	if (*in < 0)
+		return unknown_key(r, key, where, r->in_names, nhints);
+	return 0;
+}
+
+/* table_key - KEY of a mapping whose keys are NAMES (N entries), each at
+ * most once: SEEN (N marks, zeroed by the caller) records where each was
+ * given.  *IDX is the key's index, or -1 for a key not in NAMES (the caller
+ * says why it is wrong).  0, or ERR_INVAL for a key that is not a word or
+ * repeats one. */
+static int table_key(struct rd *r, const yaml_node_t *key, const char *const *names, int n,
+		     struct spec_mark *seen, int *idx)
+{
+	int rc = check_key(r, key);
+
+	if (rc)
+		return rc;
+	*idx = lookup(key, names, n);
+	if (*idx < 0)
+		return 0;
+	if (seen[*idx].line)
+		return duplicate_key(r, key, seen[*idx]);
+	seen[*idx] = mark_of(key);
+	return 0;
 }
 
 /* ---- scalars ---- */
@@ -345,19 +388,15 @@ static int parse_rule(struct rd *r, int in, const yaml_node_t *node, struct spec
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int idx;
-		rc = check_key(r, key);
+		rc = table_key(r, key, rule_names, RULE_COUNT, seen, &idx);
 		if (rc)
 			return rc;
-		idx = lookup(key, rule_names, RULE_COUNT);
 		if (idx < 0) {
 			char where[48];
 			snprintf(where, sizeof where, "the %s rule {c, m0, k}",
 				 spec_in_table[in].name);
 			return unknown_key(r, key, where, rule_names, RULE_COUNT);
 		}
-		if (seen[idx].line)
-			return duplicate_key(r, key, seen[idx]);
-		seen[idx] = mark_of(key);
 		snprintf(what, sizeof what, "%s rule %s", spec_in_table[in].name, rule_names[idx]);
 		rc = parse_real(r, v, what, &x);
 		if (rc)
@@ -398,12 +437,8 @@ static int parse_value(struct rd *r, int in, const yaml_node_t *node, struct spe
 			return rc;
 		return check_range(r, in, (double)val->i, val->mark);
 	case KIND_REAL:
-		rc = parse_real(r, node, t->name, &val->x);
-		if (rc)
-			return rc;
-		return check_range(r, in, val->x, val->mark);
 	case KIND_LR:
-		if (node->type == YAML_MAPPING_NODE)
+		if (t->kind == KIND_LR && node->type == YAML_MAPPING_NODE)
 			return parse_rule(r, in, node, val);
 		rc = parse_real(r, node, t->name, &val->x);
 		if (rc)
@@ -488,6 +523,23 @@ static bool is_generator(struct rd *r, const yaml_node_t *node)
 	return false;
 }
 
+/* A fixed value of IN rather than an axis: a scalar, or an lr rule mapping
+ * that is not a generator. */
+static bool is_fixed_value(struct rd *r, int in, const yaml_node_t *node)
+{
+	return node->type == YAML_SCALAR_NODE ||
+	       (node->type == YAML_MAPPING_NODE && spec_in_table[in].kind == KIND_LR &&
+		!is_generator(r, node));
+}
+
+/* NODE cannot be one value of IN: a list, or a mapping other than an lr rule
+ * (an lr generator mapping passes here and fails as a rule). */
+static bool is_many_values(int in, const yaml_node_t *node)
+{
+	return node->type == YAML_SEQUENCE_NODE ||
+	       (node->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR);
+}
+
 /* Snap X to a nearby integer (within 1e-9 relative): logspace(10, 100, 6)
  * computes 10^1.4 etc.; exp/log rounding must not turn 100 into 99.999... */
 static double snap(double x)
@@ -522,17 +574,13 @@ static int generate(struct rd *r, int in, const yaml_node_t *node, struct spec_v
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int idx;
-		rc = check_key(r, key);
+		rc = table_key(r, key, gen_names, GEN_COUNT, seen, &idx);
 		if (rc)
 			return rc;
-		idx = lookup(key, gen_names, GEN_COUNT);
 		if (idx < 0) {
 			snprintf(what, sizeof what, "the axis of %s", t->name);
 			return unknown_key(r, key, what, gen_names, GEN_COUNT);
 		}
-		if (seen[idx].line)
-			return duplicate_key(r, key, seen[idx]);
-		seen[idx] = mark_of(key);
 		if (idx == GEN_ROUND) {
 			static const char *const modes[] = {"floor", "ceil", "nearest"};
 			int mi = v->type == YAML_SCALAR_NODE ? lookup(v, modes, 3) : -1;
@@ -721,8 +769,7 @@ static int read_axis(struct rd *r, int in, const yaml_node_t *node, struct spec_
 		return spec_fail(r->err, r->path, mark_of(node), ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const yaml_node_t *item = get(r, node->data.sequence.items.start[i]);
-		if (item->type == YAML_SEQUENCE_NODE ||
-		    (item->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR)) {
+		if (is_many_values(in, item)) {
 			free(out);
 			return spec_fail(r->err, r->path, mark_of(item), ERR_INVAL,
 					 "an axis value of %s must be a single value, not %s",
@@ -796,18 +843,13 @@ static int read_zip_group(struct rd *r, const yaml_node_t *node)
 		struct spec_val *vals = NULL;
 		size_t len = 0;
 		int in;
-		rc = check_key(r, key);
+		rc = param_key(r, key, "zip", IN_COUNT, &in);
 		if (rc)
 			return rc;
-		in = in_lookup(key);
-		if (in < 0)
-			return unknown_key(r, key, "zip", r->in_names, IN_COUNT);
 		rc = define(r, in, key);
 		if (rc)
 			return rc;
-		if (v->type == YAML_SCALAR_NODE ||
-		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind == KIND_LR &&
-		     !is_generator(r, v)))
+		if (is_fixed_value(r, in, v))
 			return spec_fail(r->err, r->path, mark_of(v), ERR_INVAL,
 					 "%s in a zip group must be a list or a generator (a fixed "
 					 "value belongs under model: or train:)",
@@ -873,9 +915,7 @@ static int read_grid(struct rd *r, const yaml_node_t *node)
 		struct spec_val *vals = NULL;
 		size_t len = 0;
 		int in;
-		rc = check_key(r, key);
-		if (rc)
-			return rc;
+		/* "zip" is a word, which check_key (in param_key) would pass */
 		if (scalar_is(key, "zip")) {
 			if (zip_seen.line)
 				return duplicate_key(r, key, zip_seen);
@@ -885,12 +925,10 @@ static int read_grid(struct rd *r, const yaml_node_t *node)
 				return rc;
 			continue;
 		}
-		in = in_lookup(key);
-		if (in < 0)
-			return unknown_key(r, key, "grid", r->in_names, IN_COUNT + 1);
-		if (v->type == YAML_SCALAR_NODE ||
-		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind == KIND_LR &&
-		     !is_generator(r, v))) {
+		rc = param_key(r, key, "grid", IN_COUNT + 1, &in);
+		if (rc)
+			return rc;
+		if (is_fixed_value(r, in, v)) {
 			rc = set_fixed(r, in, key, v);
 			if (rc)
 				return rc;
@@ -923,14 +961,10 @@ static int read_settings(struct rd *r, const yaml_node_t *node, const char *sect
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int in;
-		rc = check_key(r, key);
+		rc = param_key(r, key, section, IN_COUNT, &in);
 		if (rc)
 			return rc;
-		in = in_lookup(key);
-		if (in < 0)
-			return unknown_key(r, key, section, r->in_names, IN_COUNT);
-		if (v->type == YAML_SEQUENCE_NODE ||
-		    (v->type == YAML_MAPPING_NODE && spec_in_table[in].kind != KIND_LR))
+		if (is_many_values(in, v))
 			return spec_fail(
 				r->err, r->path, mark_of(v), ERR_INVAL,
 				"%s under %s takes a single value, not %s; put axes (lists, "
@@ -1216,10 +1250,9 @@ static int read_top(struct rd *r, const yaml_node_t *root)
 	     p++) {
 		yaml_node_t *key = get(r, p->key), *v = get(r, p->value);
 		int idx;
-		rc = check_key(r, key);
+		rc = table_key(r, key, top_names, TOP_COUNT, seen, &idx);
 		if (rc)
 			return rc;
-		idx = lookup(key, top_names, TOP_COUNT);
 		if (idx < 0) {
 			char buf[64];
 			if (in_lookup(key) >= 0)
@@ -1230,9 +1263,6 @@ static int read_top(struct rd *r, const yaml_node_t *root)
 					show(key, buf, sizeof buf));
 			return unknown_key(r, key, "the spec", top_names, TOP_COUNT);
 		}
-		if (seen[idx].line)
-			return duplicate_key(r, key, seen[idx]);
-		seen[idx] = mark_of(key);
 		switch ((enum top_key)idx) {
 		case TOP_NAME: rc = read_name(r, v); break;
 		case TOP_SEED: rc = read_seed(r, v); break;
@@ -1266,9 +1296,7 @@ static int syntax_error(struct rd *r, yaml_parser_t *parser)
 	if (parser->error == YAML_MEMORY_ERROR)
 		return spec_fail(r->err, r->path, (struct spec_mark){0, 0}, ERR_NOMEM,
 				 "out of memory (YAML parser)");
-	m.line = parser->problem_mark.line < INT_MAX ? (int)parser->problem_mark.line + 1 : INT_MAX;
-	m.col = parser->problem_mark.column < INT_MAX ? (int)parser->problem_mark.column + 1
-						      : INT_MAX;
+	m = mark_at(parser->problem_mark);
 	if (parser->context)
 		return spec_fail(
 			r->err, r->path, m, ERR_INVAL, "YAML syntax error: %s (%s at %zu:%zu)",
