@@ -3,12 +3,14 @@
  *
  * Hot path: model_block_grad, called for every block of ≈ 128 samples of
  * every step.  Its dense work is three sgemm calls (z = h Wᵀ, gW = g W,
- * dW += gᵀ h); the element-wise pass (bias, ReLU, residual, loss, mask, db)
+ * dW += gᵀ h); the last two run over the non-zeros of g instead when g is
+ * sparse enough (ReLU: a trained model has z > 0 on a few % of entries); the element-wise pass (bias, ReLU, residual, loss, mask, db)
  * runs over z while it is in cache, 8 lanes at a time with GCC vector types
  * (two SSE registers: the x86-64 baseline)
  * (no -ffast-math: the order of every sum is fixed by the code).
  */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -61,7 +63,16 @@ static void block_z(int64_t n, int64_t m, const float *W, const float *b, int64_
 
 /* Element-wise pass over one row: z <- g = scale·(y - x)·1[z > 0] with
  * y = max(z, 0) (zr holds z = Wh + b); db += g.  Returns Σ (y - x)². */
-static double row_pass(int64_t n, float *zr, const float *xr, float scale, float *db)
+/* Where g may be non-zero (z > 0) in a block: (column, g) pairs by row. */
+struct collect {
+	int32_t *col;
+	float *val;
+	int64_t k, cap;
+	bool overflow; /* more than cap: use the dense products */
+};
+
+static double row_pass(int64_t n, float *zr, const float *xr, float scale, float *db,
+		       struct collect *c)
 {
 	const v4sf zero = {0};
 	const v4sf sc = {scale, scale, scale, scale};
@@ -83,6 +94,33 @@ static double row_pass(int64_t n, float *zr, const float *xr, float scale, float
 		store4(zr + j + 4, g1);
 		store4(db + j, load4(db + j) + g0);
 		store4(db + j + 4, load4(db + j + 4) + g1);
+		if (!c->overflow) {
+			v4si any = p0 | p1;
+			uint64_t w[2];
+
+			memcpy(w, &any, sizeof w);
+			if (w[0] | w[1]) {
+				if (c->k + 8 > c->cap) {
+					c->overflow = true;
+					continue;
+				}
+				/* branch-free append: write every lane, advance
+				 * only over the positive ones */
+				int64_t k = c->k;
+
+				for (int l = 0; l < 4; l++) {
+					c->col[k] = (int32_t)(j + l);
+					c->val[k] = g0[l];
+					k += p0[l] & 1;
+				}
+				for (int l = 0; l < 4; l++) {
+					c->col[k] = (int32_t)(j + 4 + l);
+					c->val[k] = g1[l];
+					k += p1[l] & 1;
+				}
+				c->k = k;
+			}
+		}
 	}
 	acc0 += acc1;
 	sum = ((double)acc0[0] + acc0[1]) + ((double)acc0[2] + acc0[3]);
@@ -95,8 +133,71 @@ static double row_pass(int64_t n, float *zr, const float *xr, float scale, float
 		sum += (double)(d * d);
 		zr[j] = g;
 		db[j] += g;
+		if (z > 0 && !c->overflow) {
+			if (c->k + 1 > c->cap) {
+				c->overflow = true;
+				continue;
+			}
+			c->col[c->k] = (int32_t)j;
+			c->val[c->k++] = g;
+		}
 	}
 	return sum;
+}
+
+/* y = Σ_q a[q]·X[col[q]] for rows of X of length m: register-blocked over
+ * 16 columns so that the sum does not round-trip through memory. */
+static void gather_rows(int64_t m, const float *X, const int32_t *col, const float *a, int64_t cnt,
+			float *y)
+{
+	int64_t k = 0;
+
+	for (; k + 16 <= m; k += 16) {
+		v4sf s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+
+		for (int64_t q = 0; q < cnt; q++) {
+			const float *x = X + (int64_t)col[q] * m + k;
+			const v4sf av = {a[q], a[q], a[q], a[q]};
+
+			s0 += av * load4(x);
+			s1 += av * load4(x + 4);
+			s2 += av * load4(x + 8);
+			s3 += av * load4(x + 12);
+		}
+		store4(y + k, s0);
+		store4(y + k + 4, s1);
+		store4(y + k + 8, s2);
+		store4(y + k + 12, s3);
+	}
+	for (; k + 4 <= m; k += 4) {
+		v4sf s0 = {0};
+
+		for (int64_t q = 0; q < cnt; q++) {
+			const v4sf av = {a[q], a[q], a[q], a[q]};
+
+			s0 += av * load4(X + (int64_t)col[q] * m + k);
+		}
+		store4(y + k, s0);
+	}
+	for (; k < m; k++) {
+		float s0 = 0;
+
+		for (int64_t q = 0; q < cnt; q++)
+			s0 += a[q] * X[(int64_t)col[q] * m + k];
+		y[k] = s0;
+	}
+}
+
+/* y += a·x over m entries. */
+static inline void axpy(int64_t m, float a, const float *x, float *y)
+{
+	const v4sf av = {a, a, a, a};
+	int64_t k = 0;
+
+	for (; k + 4 <= m; k += 4)
+		store4(y + k, load4(y + k) + av * load4(x + k));
+	for (; k < m; k++)
+		y[k] += a * x[k];
 }
 
 /* Forward-only pass over one row: Σ (y - x)². */
@@ -135,6 +236,7 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 			float *db)
 {
 	const int64_t R = x->nrows;
+	struct collect c = {wk->gcol, wk->gval, 0, wk->gcap, wk->gcap <= 0};
 	double loss = 0;
 
 	if (R == 0)
@@ -143,27 +245,37 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 	/* z = b + h Wᵀ: (R, m)·(m, n) */
 	block_z(n, m, W, b, R, wk);
 	for (int64_t r = 0; r < R; r++) {
+		wk->gstart[r] = c.k;
 		scatter_x(x, r, wk->xrow, 0);
-		loss += row_pass(n, wk->z + r * n, wk->xrow, scale, db);
+		loss += row_pass(n, wk->z + r * n, wk->xrow, scale, db, &c);
 		scatter_x(x, r, wk->xrow, 1);
 	}
-	/* gW = g W: (R, n)·(n, m) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)m, (int)n, 1.0f, wk->z,
-		    (int)n, W, (int)m, 0.0f, wk->gw, (int)m);
-	/* dW += gᵀ h: (n, R)·(R, m) */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)m, (int)R, 1.0f, wk->z,
-		    (int)n, wk->h, (int)m, 1.0f, dW, (int)m);
+	wk->gstart[R] = c.k;
+	if (c.overflow) {
+		/* gW = g W: (R, n)·(n, m) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)m, (int)n, 1.0f,
+			    wk->z, (int)n, W, (int)m, 0.0f, wk->gw, (int)m);
+		/* dW += gᵀ h: (n, R)·(R, m) */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)m, (int)R, 1.0f,
+			    wk->z, (int)n, wk->h, (int)m, 1.0f, dW, (int)m);
+	} else {
+		/* g is sparse (a trained model has z > 0 on a few % of entries):
+		 * the same two products over its non-zeros only */
+		for (int64_t r = 0; r < R; r++) {
+			const int64_t q0 = wk->gstart[r], q1 = wk->gstart[r + 1];
+			const float *hr = wk->h + r * m;
+
+			gather_rows(m, W, c.col + q0, c.val + q0, q1 - q0, wk->gw + r * m);
+			for (int64_t q = q0; q < q1; q++)
+				axpy(m, c.val[q], hr, dW + (int64_t)c.col[q] * m);
+		}
+	}
 	/* dW += xᵀ (gW) */
 	for (int64_t r = 0; r < R; r++) {
 		const float *gr = wk->gw + r * m;
 
-		for (int64_t k = x->start[r]; k < x->start[r + 1]; k++) {
-			float *d = dW + (int64_t)x->idx[k] * m;
-			const float v = x->val[k];
-
-			for (int64_t j = 0; j < m; j++)
-				d[j] += v * gr[j];
-		}
+		for (int64_t k = x->start[r]; k < x->start[r + 1]; k++)
+			axpy(m, x->val[k], gr, dW + (int64_t)x->idx[k] * m);
 	}
 	return loss;
 }

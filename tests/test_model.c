@@ -95,10 +95,11 @@ static void test_ref_gradient_fd(void **state)
 }
 
 /* The fast threaded block kernel equals the reference on the same batch. */
-static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int64_t block_rows)
+static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int64_t block_rows,
+			      double sparse_max)
 {
 	struct job_point job = small_job(n, m, B, threads);
-	struct engine_opts opts = {.block_rows = block_rows};
+	struct engine_opts opts = {.block_rows = block_rows, .sparse_max = sparse_max};
 	struct engine *e = NULL;
 	char err[SPEC_ERR_LEN];
 	float *dW = malloc((size_t)(n * m) * 4), *db = malloc((size_t)n * 4);
@@ -150,10 +151,20 @@ static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int6
 static void test_fast_vs_ref(void **state)
 {
 	(void)state;
-	check_fast_vs_ref(37, 5, 50, 1, 16);   /* tails: n % 8 != 0, partial block */
-	check_fast_vs_ref(37, 5, 50, 2, 7);    /* two threads, odd blocks */
-	check_fast_vs_ref(64, 12, 40, 1, 128); /* one block */
-	check_fast_vs_ref(5, 9, 9, 3, 2);      /* m > n, three threads */
+	/* g through the dense products (sparse_max < 0), through the sparse
+	 * ones (1: always) and with the default switch (about half of z > 0 at
+	 * init: dense) */
+	for (int k = 0; k < 3; k++) {
+		const double sp = k == 0 ? -1 : k == 1 ? 1 : 0;
+
+		check_fast_vs_ref(37, 5, 50, 1, 16, sp);   /* tails: n % 8 != 0, partial block */
+		check_fast_vs_ref(37, 5, 50, 2, 7, sp);	   /* two threads, odd blocks */
+		check_fast_vs_ref(64, 12, 40, 1, 128, sp); /* one block */
+		check_fast_vs_ref(5, 9, 9, 3, 2, sp);	   /* m > n, three threads */
+		check_fast_vs_ref(200, 3, 64, 1, 32, sp);  /* many columns */
+	}
+	/* a block whose g outgrows the sparse buffer part-way falls back */
+	check_fast_vs_ref(64, 12, 40, 1, 16, 0.3);
 }
 
 /* One Adam step from zero moments moves every weight by lr·g/(|g| + eps):

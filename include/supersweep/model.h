@@ -7,7 +7,9 @@
  * Gradient: g = (2/(B n))·(y - x)⊙1[z > 0]; dW = xᵀ(gW) + gᵀ(xW); db = Σ g.
  *
  * The fast kernel works on a block of rows so that z and g (rows × n) stay in
- * cache; its three dense products are OpenBLAS sgemm calls.  Every fast kernel
+ * cache; its three dense products are OpenBLAS sgemm calls, except that gW
+ * and gᵀh are taken over the non-zeros of g when there are at most
+ * WK->gcap of them (ReLU makes g sparse once the model has learned).  Every fast kernel
  * has a plain reference here (model_ref_*), in double precision, used by the
  * tests.  Nothing here allocates.
  */
@@ -26,10 +28,14 @@ struct model_rows {
 
 /* Scratch of one block (borrowed, sized by the caller). */
 struct model_work {
-	float *h;    /* (rows, m) xW */
-	float *z;    /* (rows, n) pre-activations, then g in place */
-	float *gw;   /* (rows, m) gW */
-	float *xrow; /* (n) all zero between calls */
+	float *h;	 /* (rows, m) xW */
+	float *z;	 /* (rows, n) pre-activations, then g in place */
+	float *gw;	 /* (rows, m) gW */
+	float *xrow;	 /* (n) all zero between calls */
+	int64_t *gstart; /* (rows + 1) offsets of each row's entries in gcol/gval */
+	int32_t *gcol;	 /* (gcap) columns where z > 0 */
+	float *gval;	 /* (gcap) g there */
+	int64_t gcap;	 /* capacity: above it the block uses the dense products */
 };
 
 /* model_block_grad - forward and backward of the block X for parameters W

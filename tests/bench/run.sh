@@ -43,10 +43,11 @@ widths=$(sed -n 's/^RESULT n=1000 m=\([0-9]*\) B=2048 threads=1 .*/\1/p' "$resul
 [ -n "$widths" ] || { echo "note: no bench_step results to compare"; exit $status; }
 # shellcheck disable=SC2086
 "$py" "$root/tools/torch_step.py" --threads 1 $widths | tee -a "$results" || status=1
-printf '%5s %12s %12s %8s\n' m "torch ms" "ours ms" ratio
+printf '%5s %12s %14s %8s %16s %8s\n' m "torch ms" "ours init ms" ratio "ours trained ms" ratio
 awk '
 /^RESULT n=1000 .* threads=1 / {
-	split($3, a, "="); split($6, t, "="); ours[a[2]] = t[2]
+	split($3, a, "="); split($6, t, "="); split($9, u, "=")
+	ours[a[2]] = t[2]; trained[a[2]] = u[2]
 }
 /^torch n=1000 / {
 	split($3, a, "="); split($6, t, "="); torch[a[2]] = t[2]; order[++k] = a[2]
@@ -55,7 +56,8 @@ END {
 	for (i = 1; i <= k; i++) {
 		m = order[i]
 		if (m in ours)
-			printf "%5s %12.2f %12.2f %7.1fx\n", m, torch[m], ours[m], torch[m] / ours[m]
+			printf "%5s %12.2f %14.2f %7.1fx %16.2f %7.1fx\n", m, torch[m], ours[m],
+				torch[m] / ours[m], trained[m], torch[m] / trained[m]
 	}
 }' "$results"
 exit $status
