@@ -3,11 +3,13 @@
  * Layout: columns, not a compound table.  /jobs/<param> per spec_params[],
  * /jobs/{key,status,attempt,rank,host,error,checksum}, /metrics/<name> per
  * train_metric_table[], /curves/loss (N, K), /weights/{W,b} pools with
- * /weights/{W_offset,b_offset}.  Everything contiguous with space allocated
- * and fill values written at creation, so that running a campaign changes
- * raw data only: no metadata operation is needed while jobs run, which is
- * what lets workers write with independent I/O and a kill -9 leave a file
- * whose metadata is the one flushed at open.
+ * /weights/{W_offset,b_offset}, and /run (1,) compound, the latest run.  All
+ * of it is format version 1: open_all refuses a file missing any part.
+ * Everything contiguous with space allocated and fill values written at
+ * creation, so that running a campaign changes raw data only: no metadata
+ * operation is needed while jobs run, which is what lets workers write with
+ * independent I/O and a kill -9 leave a file whose metadata is the one
+ * flushed at open.
  *
  * Every raw-data write is one contiguous byte range in memory and in the
  * file (a 1-D slice, or one row of the row-major curve matrix), so MPI-IO

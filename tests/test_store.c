@@ -262,7 +262,8 @@ static void refused_untouched(const char *path, const char *needle)
 	free(after);
 }
 
-/* not HDF5, HDF5 but not a campaign, truncated: clear error, file untouched */
+/* not HDF5, HDF5 but not a campaign, truncated, without /run: clear error,
+ * file untouched */
 static void test_refuses_non_campaigns(void **state)
 {
 	struct job_point jobs[NJOBS];
@@ -295,6 +296,16 @@ static void test_refuses_non_campaigns(void **state)
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(truncate(path, sb.st_size / 2), 0);
 	refused_untouched(path, "truncated");
+
+	/* format version 1 includes /run: a file without it is refused */
+	path_of(path, sizeof path, "norun.h5");
+	assert_int_equal(store_create(path, &s, MPI_COMM_WORLD, &st, err), 0);
+	assert_int_equal(store_close(&st), 0);
+	hid_t rw = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(rw >= 0);
+	assert_true(H5Ldelete(rw, "/run", H5P_DEFAULT) >= 0);
+	H5Fclose(rw);
+	refused_untouched(path, "dataset /run is missing");
 }
 
 /* every allocation of store_open_read may fail: clean error, no leak */
