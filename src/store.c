@@ -3,11 +3,13 @@
  * Layout: columns, not a compound table.  /jobs/<param> per spec_params[],
  * /jobs/{key,status,attempt,rank,host,error,checksum}, /metrics/<name> per
  * train_metric_table[], /curves/loss (N, K), /weights/{W,b} pools with
- * /weights/{W_offset,b_offset}.  Everything contiguous with space allocated
- * and fill values written at creation, so that running a campaign changes
- * raw data only: no metadata operation is needed while jobs run, which is
- * what lets workers write with independent I/O and a kill -9 leave a file
- * whose metadata is the one flushed at open.
+ * /weights/{W_offset,b_offset}, and /run (1,) compound, the latest run.  All
+ * of it is format version 1: open_all refuses a file missing any part.
+ * Everything contiguous with space allocated and fill values written at
+ * creation, so that running a campaign changes raw data only: no metadata
+ * operation is needed while jobs run, which is what lets workers write with
+ * independent I/O and a kill -9 leave a file whose metadata is the one
+ * flushed at open.
  *
  * Every raw-data write is one contiguous byte range in memory and in the
  * file (a 1-D slice, or one row of the row-major curve matrix), so MPI-IO
@@ -430,7 +432,10 @@ out:
 	return rc;
 }
 
-static int attr_read_f64(hid_t loc, const char *name, double *v)
+/* attr_read_num - read numeric attribute NAME of LOC as MTYPE into V.  The
+ * stored type must be an integer, or also a float when FLOAT_OK.  Returns 0,
+ * ERR_INVAL (missing or of another class) or ERR_HDF5. */
+static int attr_read_num(hid_t loc, const char *name, hid_t mtype, bool float_ok, void *v)
 {
 	hid_t a, t;
 	int rc = ERR_INVAL;
@@ -441,8 +446,9 @@ static int attr_read_f64(hid_t loc, const char *name, double *v)
 	if (a < 0)
 		return ERR_HDF5;
 	t = H5Aget_type(a);
-	if (t >= 0 && (H5Tget_class(t) == H5T_INTEGER || H5Tget_class(t) == H5T_FLOAT))
-		rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0 ? ERR_HDF5 : 0;
+	if (t >= 0 &&
+	    (H5Tget_class(t) == H5T_INTEGER || (float_ok && H5Tget_class(t) == H5T_FLOAT)))
+		rc = H5Aread(a, mtype, v) < 0 ? ERR_HDF5 : 0;
 	if (t >= 0)
 		H5Tclose(t);
 	H5Aclose(a);
@@ -451,21 +457,7 @@ static int attr_read_f64(hid_t loc, const char *name, double *v)
 
 static int attr_read_i64(hid_t loc, const char *name, int64_t *v)
 {
-	hid_t a, t;
-	int rc = ERR_INVAL;
-
-	if (H5Aexists(loc, name) <= 0)
-		return ERR_INVAL;
-	a = H5Aopen(loc, name, H5P_DEFAULT);
-	if (a < 0)
-		return ERR_HDF5;
-	t = H5Aget_type(a);
-	if (t >= 0 && H5Tget_class(t) == H5T_INTEGER)
-		rc = H5Aread(a, H5T_NATIVE_INT64, v) < 0 ? ERR_HDF5 : 0;
-	if (t >= 0)
-		H5Tclose(t);
-	H5Aclose(a);
-	return rc;
+	return attr_read_num(loc, name, H5T_NATIVE_INT64, false, v);
 }
 
 /* ---- provenance (identical on every rank: computed on rank 0, broadcast) */
@@ -578,6 +570,22 @@ static int library_versions(struct versions *v, MPI_Comm comm, int rank)
 
 /* ---- open / create ------------------------------------------------------ */
 
+/* each_dset - apply FN to every dataset handle of ST, in one fixed order:
+ * the parameter columns, the metric columns, then the named datasets. */
+static void each_dset(struct store *st, void (*fn)(struct dset *))
+{
+	struct dset *named[] = {&st->key,   &st->status,   &st->attempt, &st->rankc, &st->host,
+				&st->error, &st->checksum, &st->curve,	 &st->W,     &st->b,
+				&st->Woff,  &st->boff,	   &st->run};
+
+	for (size_t i = 0; i < spec_nparams; i++)
+		fn(&st->params[i]);
+	for (size_t i = 0; i < train_nmetrics; i++)
+		fn(&st->metrics[i]);
+	for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+		fn(named[i]);
+}
+
 static struct store *store_alloc(void)
 {
 	struct store *st = calloc(1, sizeof *st);
@@ -597,23 +605,7 @@ static struct store *store_alloc(void)
 		free(st);
 		return NULL;
 	}
-	for (size_t i = 0; i < spec_nparams; i++)
-		dset_init(&st->params[i]);
-	for (size_t i = 0; i < train_nmetrics; i++)
-		dset_init(&st->metrics[i]);
-	dset_init(&st->key);
-	dset_init(&st->status);
-	dset_init(&st->attempt);
-	dset_init(&st->rankc);
-	dset_init(&st->host);
-	dset_init(&st->error);
-	dset_init(&st->checksum);
-	dset_init(&st->curve);
-	dset_init(&st->W);
-	dset_init(&st->b);
-	dset_init(&st->Woff);
-	dset_init(&st->boff);
-	dset_init(&st->run);
+	each_dset(st, dset_init);
 	st->t_run = H5I_INVALID_HID;
 	st->size = 1;
 	return st;
@@ -623,23 +615,7 @@ static void store_free(struct store *st)
 {
 	if (!st)
 		return;
-	for (size_t i = 0; i < spec_nparams; i++)
-		dset_close(&st->params[i]);
-	for (size_t i = 0; i < train_nmetrics; i++)
-		dset_close(&st->metrics[i]);
-	dset_close(&st->key);
-	dset_close(&st->status);
-	dset_close(&st->attempt);
-	dset_close(&st->rankc);
-	dset_close(&st->host);
-	dset_close(&st->error);
-	dset_close(&st->checksum);
-	dset_close(&st->curve);
-	dset_close(&st->W);
-	dset_close(&st->b);
-	dset_close(&st->Woff);
-	dset_close(&st->boff);
-	dset_close(&st->run);
+	each_dset(st, dset_close);
 	hclose_type(&st->t_run);
 	hclose_type(&st->t_status);
 	hclose_type(&st->t_dist);
@@ -1215,23 +1191,7 @@ int store_close(struct store **stp)
 				rc = ERR_HDF5;
 		}
 	}
-	for (size_t i = 0; i < spec_nparams; i++)
-		dset_close(&st->params[i]);
-	for (size_t i = 0; i < train_nmetrics; i++)
-		dset_close(&st->metrics[i]);
-	dset_close(&st->key);
-	dset_close(&st->status);
-	dset_close(&st->attempt);
-	dset_close(&st->rankc);
-	dset_close(&st->host);
-	dset_close(&st->error);
-	dset_close(&st->checksum);
-	dset_close(&st->curve);
-	dset_close(&st->W);
-	dset_close(&st->b);
-	dset_close(&st->Woff);
-	dset_close(&st->boff);
-	dset_close(&st->run);
+	each_dset(st, dset_close);
 	if (st->file >= 0 && H5Fclose(st->file) < 0)
 		rc = ERR_HDF5;
 	st->file = H5I_INVALID_HID;
@@ -1285,26 +1245,12 @@ const char *store_attr_string(const struct store *st, const char *name)
 
 int store_attr_double(const struct store *st, const char *name, double *out)
 {
-	return attr_read_f64(st->file, name, out);
+	return attr_read_num(st->file, name, H5T_NATIVE_DOUBLE, true, out);
 }
 
 int store_attr_u64(const struct store *st, const char *name, uint64_t *out)
 {
-	hid_t a, t;
-	int rc = ERR_INVAL;
-
-	if (H5Aexists(st->file, name) <= 0)
-		return ERR_INVAL;
-	a = H5Aopen(st->file, name, H5P_DEFAULT);
-	if (a < 0)
-		return ERR_HDF5;
-	t = H5Aget_type(a);
-	if (t >= 0 && H5Tget_class(t) == H5T_INTEGER)
-		rc = H5Aread(a, H5T_NATIVE_UINT64, out) < 0 ? ERR_HDF5 : 0;
-	if (t >= 0)
-		H5Tclose(t);
-	H5Aclose(a);
-	return rc;
+	return attr_read_num(st->file, name, H5T_NATIVE_UINT64, false, out);
 }
 
 int store_read_run(struct store *st, struct store_run *out)

@@ -243,36 +243,46 @@ static void slurp(const char *path, char **buf, long *len)
 	fclose(f);
 }
 
-/* not HDF5, HDF5 but not a campaign, truncated: clear error, file untouched */
+/* refused_untouched - store_open_read refuses PATH as ERR_CORRUPT with a
+ * message containing NEEDLE, and leaves the file byte-identical. */
+static void refused_untouched(const char *path, const char *needle)
+{
+	struct store *st = NULL;
+	char err[STORE_ERR_LEN], *before, *after;
+	long n1, n2;
+
+	slurp(path, &before, &n1);
+	assert_int_equal(store_open_read(path, &st, err), ERR_CORRUPT);
+	assert_null(st);
+	assert_non_null(strstr(err, needle));
+	slurp(path, &after, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, (size_t)n1);
+	free(before);
+	free(after);
+}
+
+/* not HDF5, HDF5 but not a campaign, truncated, without /run: clear error,
+ * file untouched */
 static void test_refuses_non_campaigns(void **state)
 {
 	struct job_point jobs[NJOBS];
 	struct spec s;
 	struct store *st = NULL;
-	char path[128], err[STORE_ERR_LEN], *before, *after;
-	long n1, n2;
+	char path[128], err[STORE_ERR_LEN];
 	(void)state;
 
 	path_of(path, sizeof path, "text.h5");
 	FILE *f = fopen(path, "w");
 	fputs("hello, not a campaign\n", f);
 	fclose(f);
-	slurp(path, &before, &n1);
-	assert_int_equal(store_open_read(path, &st, err), ERR_CORRUPT);
-	assert_null(st);
-	assert_non_null(strstr(err, "not an HDF5 file"));
-	slurp(path, &after, &n2);
-	assert_int_equal(n1, n2);
-	assert_memory_equal(before, after, (size_t)n1);
-	free(before);
-	free(after);
+	refused_untouched(path, "not an HDF5 file");
 
 	path_of(path, sizeof path, "plain.h5");
 	hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
 	assert_true(h >= 0);
 	H5Fclose(h);
-	assert_int_equal(store_open_read(path, &st, err), ERR_CORRUPT);
-	assert_non_null(strstr(err, "not a supersweep campaign"));
+	refused_untouched(path, "not a supersweep campaign");
 
 	path_of(path, sizeof path, "missing.h5");
 	assert_int_equal(store_open_read(path, &st, err), ERR_IO);
@@ -285,14 +295,17 @@ static void test_refuses_non_campaigns(void **state)
 	struct stat sb;
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(truncate(path, sb.st_size / 2), 0);
-	slurp(path, &before, &n1);
-	assert_int_equal(store_open_read(path, &st, err), ERR_CORRUPT);
-	assert_non_null(strstr(err, "truncated"));
-	slurp(path, &after, &n2);
-	assert_int_equal(n1, n2);
-	assert_memory_equal(before, after, (size_t)n1);
-	free(before);
-	free(after);
+	refused_untouched(path, "truncated");
+
+	/* format version 1 includes /run: a file without it is refused */
+	path_of(path, sizeof path, "norun.h5");
+	assert_int_equal(store_create(path, &s, MPI_COMM_WORLD, &st, err), 0);
+	assert_int_equal(store_close(&st), 0);
+	hid_t rw = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	assert_true(rw >= 0);
+	assert_true(H5Ldelete(rw, "/run", H5P_DEFAULT) >= 0);
+	H5Fclose(rw);
+	refused_untouched(path, "dataset /run is missing");
 }
 
 /* every allocation of store_open_read may fail: clean error, no leak */

@@ -28,6 +28,7 @@
 #include "supersweep/spec.h"
 #include "supersweep/train.h"
 
+/* Format version 1: /jobs, /metrics, /curves, /weights and /run (docs/FORMAT.md). */
 #define STORE_FORMAT_NAME    "supersweep-campaign"
 #define STORE_FORMAT_VERSION 1
 #define STORE_HOST_LEN	     64	  /* bytes of /jobs/host, NUL included */

@@ -14,17 +14,21 @@ require_modules
 cd "$WORK" || exit 1
 S=$SUPERSWEEP
 loop_s() { sed -n 's/.* in \([0-9.]*\) s on .*/\1/p' "$1" | tail -n 1; }
-
-echo "== 1. dispatch-and-commit throughput (10,000 one-step jobs, P = 4)"
-cat >tiny.yaml <<'YAML'
-name: tiny
+# onestep_spec NAME K : NAME.yaml, K gammas x K seeds of one-step jobs (n = 4, m = 2)
+onestep_spec() {
+	cat >"$1.yaml" <<YAML
+name: $1
 seed: 1
 model: {n: 4, m: 2, alpha: 1, E: 1, dist: power}
 train: {batch: 1, steps: 1, warmup: 0, lr: 1e-2, log_every: 1, eval_samples: 0, threads: 1}
 grid:
-  gamma: {linspace: [-1, 1, 100]}
-  seed: {range: [0, 99]}
+  gamma: {linspace: [-1, 1, $2]}
+  seed: {range: [0, $(($2 - 1))]}
 YAML
+}
+
+echo "== 1. dispatch-and-commit throughput (10,000 one-step jobs, P = 4)"
+onestep_spec tiny 100
 for p in 4 2; do
 	rm -f tiny.h5
 	t0=$(date +%s.%N)
@@ -40,15 +44,7 @@ done
 
 if [ -z "${BENCH_QUICK:-}" ]; then
 	echo "== 2. resume of a 10^6-job campaign (one rank)"
-	cat >big.yaml <<'YAML'
-name: big
-seed: 1
-model: {n: 4, m: 2, alpha: 1, E: 1, dist: power}
-train: {batch: 1, steps: 1, warmup: 0, lr: 1e-2, log_every: 1, eval_samples: 0, threads: 1}
-grid:
-  gamma: {linspace: [-1, 1, 1000]}
-  seed: {range: [0, 999]}
-YAML
+	onestep_spec big 1000
 	for pass in create resume; do
 		"$S" run big.yaml -o big.h5 --progress 1000 >big-$pass.out 2>&1 &
 		pid=$!

@@ -56,21 +56,12 @@ YAML
 timeout 120 "$S" run l.yaml -o base.h5 -q >base.out 2>&1
 check "the uninterrupted one-rank run completes" [ $? -eq 0 ]
 for sig in TERM INT; do
-	# no `timeout` in front: it would catch the signal itself
-	"$S" run l.yaml -o l.h5 --progress 0.3 >"$sig.out" 2>&1 &
-	pid=$!
-	(sleep 60 && kill -9 $pid 2>/dev/null) &
-	watchdog=$!
-	for _ in $(seq 1 300); do # until the dispatch loop runs (bounded)
-		grep -q "to run on" "$sig.out" 2>/dev/null && break
-		sleep 0.1
-	done
+	start_watched "$sig.out" run l.yaml -o l.h5 --progress 0.3
+	wait_dispatch "$sig.out"
 	sleep 0.3
 	"$S" status l.h5 >"status-$sig.out" 2>&1
 	kill -$sig $pid
-	wait $pid
-	rc=$?
-	kill $watchdog 2>/dev/null
+	wait_watched
 	check "SIG$sig drains with exit 3" [ $rc -eq 3 ]
 	check "... saying so" grep -q "draining" "$sig.out"
 done
@@ -99,15 +90,10 @@ sys.exit(0 if diff.size and inside.all() else 1)"
 check "result columns equal the uninterrupted run's" $COMPARE l.h5 base.h5
 
 # a signal during creation stays pending until the dispatch loop: drain
-"$S" run l.yaml -o e.h5 >e.out 2>&1 &
-pid=$!
-(sleep 60 && kill -9 $pid 2>/dev/null) &
-watchdog=$!
+start_watched e.out run l.yaml -o e.h5
 sleep 0.3
 kill -USR1 $pid 2>/dev/null
-wait $pid
-rc=$?
-kill $watchdog 2>/dev/null
+wait_watched
 echo "early signal: exit $rc"
 # the signal may also arrive before the handlers exist (then it kills)
 check "an early signal drains or ends the run, never hangs" [ $rc -eq 3 ] || [ $rc -eq 138 ] || [ $rc -eq 0 ]

@@ -28,10 +28,7 @@ drain() {
 	mpirun --timeout 120 -np 2 "$SUPERSWEEP" run d.yaml -o d.h5 --progress 0.5 >"drain-$1.out" 2>&1 &
 	mp=$!
 	# wait until the dispatch loop runs (bounded), then let jobs train a bit
-	for _ in $(seq 1 300); do
-		grep -q "to run on" "drain-$1.out" 2>/dev/null && break
-		sleep 0.1
-	done
+	wait_dispatch "drain-$1.out"
 	sleep 0.7
 	case $1 in
 	all) target=$mp ;;

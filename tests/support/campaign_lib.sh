@@ -47,3 +47,30 @@ rank_pid() {
 	done
 	return 1
 }
+
+# wait_dispatch LOG : until LOG says the dispatch loop runs ("to run on"),
+# bounded at 300 polls of 0.1 s; returns without error either way
+wait_dispatch() {
+	for _ in $(seq 1 300); do
+		grep -q "to run on" "$1" 2>/dev/null && break
+		sleep 0.1
+	done
+}
+
+# start_watched LOG ARGS... : "$SUPERSWEEP" ARGS in the background, output to
+# LOG, killed with -9 by a watchdog after 60 s (no `timeout` in front: it
+# would catch the signals the test sends); sets $pid and $watchdog
+start_watched() {
+	local log=$1; shift
+	"$SUPERSWEEP" "$@" >"$log" 2>&1 &
+	pid=$!
+	(sleep 60 && kill -9 $pid 2>/dev/null) &
+	watchdog=$!
+}
+
+# wait_watched : wait for the run of start_watched, stop its watchdog; sets $rc
+wait_watched() {
+	wait $pid
+	rc=$?
+	kill $watchdog 2>/dev/null
+}
