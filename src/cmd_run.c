@@ -49,6 +49,9 @@ static void run_usage(FILE *f)
 		   "      --progress SEC   seconds between progress lines (default: 1 on a\n"
 		   "                       terminal, 30 otherwise)\n"
 		   "      --dispatch-only  rank 0 only dispatches (needs 2 or more ranks)\n"
+		   "      --threads N      train every job with N threads instead of the spec's\n"
+		   "                       `threads` (default: $SUPERSWEEP_THREADS if set; the\n"
+		   "                       Slurm batch script sets it to --cpus-per-task)\n"
 		   "  -q, --quiet          no progress lines\n"
 		   "  -h, --help           this help\n"
 		   "\n"
@@ -66,11 +69,15 @@ static int parse_args(int argc, char **argv, int rank, struct run_args *a)
 		{"retry-failed", no_argument, NULL, 'r'},
 		{"progress", required_argument, NULL, 'p'},
 		{"dispatch-only", no_argument, NULL, 'd'},
+		{"threads", required_argument, NULL, 't'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
+
+	const char *threads = getenv("SUPERSWEEP_THREADS");
+	const char *threads_from = "SUPERSWEEP_THREADS=";
 
 	memset(a, 0, sizeof *a);
 	opterr = 0;
@@ -81,6 +88,10 @@ static int parse_args(int argc, char **argv, int rank, struct run_args *a)
 		case 'r': a->o.retry_failed = true; break;
 		case 'd': a->o.dispatch_only = true; break;
 		case 'q': a->o.quiet = true; break;
+		case 't':
+			threads = optarg;
+			threads_from = "--threads ";
+			break;
 		case 'h':
 			if (rank == 0)
 				run_usage(stdout);
@@ -105,6 +116,19 @@ static int parse_args(int argc, char **argv, int rank, struct run_args *a)
 					"supersweep run: unknown or incomplete option '%s' (try "
 					"--help)\n",
 					argv[optind - 1]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (threads && *threads) {
+		char *end;
+		errno = 0;
+		a->o.threads = strtoll(threads, &end, 10);
+		if (errno || end == threads || *end || a->o.threads < 1 || a->o.threads > 4096) {
+			if (rank == 0)
+				fprintf(stderr,
+					"supersweep run: %s%s: expected a whole number of threads "
+					"from 1 to 4096\n",
+					threads_from, threads);
 			return CLI_EXIT_USAGE;
 		}
 	}

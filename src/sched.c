@@ -66,9 +66,9 @@ struct msg {
 /* One training thread and its completion eventfd. */
 struct runner {
 	pthread_t th;
-	bool busy; /* a job is running (thread not joined) */
-	int efd;   /* eventfd written when the job ends */
-	const struct job_point *job;
+	bool busy;	      /* a job is running (thread not joined) */
+	int efd;	      /* eventfd written when the job ends */
+	struct job_point job; /* the running job, threads as this run uses them */
 	uint64_t seed;
 	int64_t row;
 	int32_t attempt;
@@ -190,24 +190,26 @@ static void *runner_main(void *arg)
 	/* the trainer runs job->threads threads itself (its engine pins
 	 * OpenBLAS to one thread per engine thread) */
 	r->t0 = now_s();
-	r->rc = train_run(r->job, r->seed, r->ckpt[0] ? r->ckpt : NULL, &r->stop, &r->res);
+	r->rc = train_run(&r->job, r->seed, r->ckpt[0] ? r->ckpt : NULL, &r->stop, &r->res);
 	r->t1 = now_s();
 	while (write(r->efd, &one, sizeof one) < 0 && errno == EINTR)
 		;
 	return NULL;
 }
 
-static int runner_start(struct runner *r, const struct spec *spec, const char *campaign,
+static int runner_start(struct runner *r, const struct spec *spec, const struct sched_opts *o,
 			int64_t row, int32_t attempt)
 {
-	r->job = &spec->jobs[row];
+	r->job = spec->jobs[row];
+	if (o->threads > 0)
+		r->job.threads = o->threads;
 	r->seed = spec->seed;
 	r->row = row;
 	r->attempt = attempt;
 	r->stop = 0;
 	r->rc = 0;
 	memset(&r->res, 0, sizeof r->res);
-	if (sched_checkpoint_path(r->ckpt, sizeof r->ckpt, campaign, r->job->key))
+	if (sched_checkpoint_path(r->ckpt, sizeof r->ckpt, o->campaign, r->job.key))
 		r->ckpt[0] = '\0';
 	if (pthread_create(&r->th, NULL, runner_main, r) != 0)
 		return ERR_NOMEM;
@@ -246,7 +248,7 @@ static void runner_finish(struct runner *r, struct store *st, int rank, struct m
 		copy_str(m->text, sizeof m->text,
 			 r->res.error[0] ? r->res.error : err_name(r->res.status));
 	} else {
-		rc = store_write_payload(st, (size_t)r->row, r->job, &r->res, &m->checksum);
+		rc = store_write_payload(st, (size_t)r->row, &r->job, &r->res, &m->checksum);
 		if (rc) {
 			m->result = RES_FAILED;
 			snprintf(m->text, sizeof m->text, "writing the payload failed: %s",
@@ -326,7 +328,7 @@ static int send_to(struct slot *s, int type, int64_t row, int32_t attempt)
 }
 
 /* dispatch - give slot S its next job, or leave it idle. */
-static int dispatch(struct disp *d, struct slot *s, const char *campaign)
+static int dispatch(struct disp *d, struct slot *s)
 {
 	int64_t row;
 	int32_t attempt;
@@ -347,7 +349,7 @@ static int dispatch(struct disp *d, struct slot *s, const char *campaign)
 	s->t0 = now_s();
 	d->running++;
 	if (s->fd < 0)
-		return runner_start(&d->local, d->spec, campaign, row, attempt);
+		return runner_start(&d->local, d->spec, d->o, row, attempt);
 	return send_to(s, MSG_JOB, row, attempt);
 }
 
@@ -382,7 +384,7 @@ static int handle_done(struct disp *d, struct slot *s, const struct msg *m, cons
 	s->row = -1;
 	d->running--;
 	d->busy_s += m->train_s;
-	rc = dispatch(d, s, campaign);
+	rc = dispatch(d, s);
 	if (rc)
 		return rc;
 	if (m->result == RES_STOPPED) {
@@ -531,7 +533,7 @@ static int dispatcher(struct disp *d, int lfd, const sigset_t *waitmask,
 		return ERR_NOMEM;
 	if (*stop)
 		begin_drain(d, "stop signal");
-	rc = dispatch(d, &d->slots[0], campaign); /* rank 0 trains too (unless dispatch_only) */
+	rc = dispatch(d, &d->slots[0]); /* rank 0 trains too (unless dispatch_only) */
 	while (!rc) {
 		int n = 0, r;
 		double wait;
@@ -578,7 +580,7 @@ static int dispatcher(struct disp *d, int lfd, const sigset_t *waitmask,
 			if (fd >= 0) {
 				r2 = accept_worker(d, fd);
 				if (r2 > 0) {
-					rc = dispatch(d, &d->slots[r2], campaign);
+					rc = dispatch(d, &d->slots[r2]);
 					if (rc)
 						break;
 				}
@@ -670,7 +672,7 @@ static int worker(const struct spec *spec, struct store *st, const struct sched_
 						rc = ERR_IO;
 						break;
 					}
-					rc = runner_start(&r, spec, o->campaign, m.row, m.attempt);
+					rc = runner_start(&r, spec, o, m.row, m.attempt);
 					if (!rc && drain_sent)
 						r.stop = 1;
 					break;

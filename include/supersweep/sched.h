@@ -39,6 +39,7 @@ struct sched_opts {
 	double progress_s;    /* seconds between progress lines (<= 0: 1 on a terminal, 30 else) */
 	bool dispatch_only;   /* rank 0 trains nothing itself (needs >= 2 ranks) */
 	bool quiet;	      /* no progress lines */
+	int64_t threads;      /* threads of every job in this run; 0: each job's own */
 };
 
 /* What a run did (identical on every rank after sched_run). */
