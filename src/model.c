@@ -280,6 +280,18 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 	return loss;
 }
 
+void model_axpy(int64_t m, float a, const float *x, float *y)
+{
+	axpy(m, a, x, y);
+}
+
+double model_row_grad(int64_t n, float *zr, const float *xr, float scale, float *db)
+{
+	struct collect none = {NULL, NULL, 0, 0, true};
+
+	return row_pass(n, zr, xr, scale, db, &none);
+}
+
 double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
 			const struct model_rows *x, struct model_work *wk)
 {

@@ -138,8 +138,10 @@ int train_run_opts(const struct job_point *job, uint64_t seed, const char *check
 			 "out of memory for the loss history (%lld steps)", (long long)job->steps);
 		goto fail;
 	}
-	if (opts)
+	if (opts) {
 		eopts.block_rows = opts->block_rows;
+		eopts.gram = opts->gram;
+	}
 	rc = engine_create(job, seed, &eopts, &e, err);
 	if (rc != 0) {
 		snprintf(res->error, TRAIN_MSG_LEN, "%.250s", err);

@@ -96,10 +96,11 @@ static void test_ref_gradient_fd(void **state)
 
 /* The fast threaded block kernel equals the reference on the same batch. */
 static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int64_t block_rows,
-			      double sparse_max)
+			      double sparse_max, int gram)
 {
 	struct job_point job = small_job(n, m, B, threads);
-	struct engine_opts opts = {.block_rows = block_rows, .sparse_max = sparse_max};
+	struct engine_opts opts = {
+		.block_rows = block_rows, .sparse_max = sparse_max, .gram = gram};
 	struct engine *e = NULL;
 	char err[SPEC_ERR_LEN];
 	float *dW = malloc((size_t)(n * m) * 4), *db = malloc((size_t)n * 4);
@@ -130,6 +131,10 @@ static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int6
 	}
 	assert_true(nnz >= B / 2); /* the batch is not trivial */
 	L = engine_gradient(e, 3, dW, db);
+	if (gram != 0)
+		assert_string_equal(engine_last_path(e), gram > 0 ? "gram" : "block");
+	else if (n == 100 && B == 800) /* D ≤ n = 100 ≤ B(2m - 3E)/(6m) = 226: it pays */
+		assert_string_equal(engine_last_path(e), "gram");
 	model_ref_loss_grad(B, n, m, Wd, bd, X, h, rdW, rdb, &Lref);
 	assert_true(fabs(L - Lref) <= 1e-5 * fabs(Lref));
 	for (int64_t i = 0; i < n * m; i++)
@@ -151,20 +156,24 @@ static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int6
 static void test_fast_vs_ref(void **state)
 {
 	(void)state;
-	/* g through the dense products (sparse_max < 0), through the sparse
-	 * ones (1: always) and with the default switch (about half of z > 0 at
-	 * init: dense) */
-	for (int k = 0; k < 3; k++) {
+	/* the block path (gram < 0) with g through the dense products
+	 * (sparse_max < 0), through the sparse ones (1: always) and with the
+	 * default switch (about half of z > 0 at init: dense); then the Gram
+	 * path (gram > 0: every batch) and the default choice between them */
+	for (int k = 0; k < 5; k++) {
 		const double sp = k == 0 ? -1 : k == 1 ? 1 : 0;
+		const int gram = k < 3 ? -1 : k == 3 ? 1 : 0;
 
-		check_fast_vs_ref(37, 5, 50, 1, 16, sp);   /* tails: n % 8 != 0, partial block */
-		check_fast_vs_ref(37, 5, 50, 2, 7, sp);	   /* two threads, odd blocks */
-		check_fast_vs_ref(64, 12, 40, 1, 128, sp); /* one block */
-		check_fast_vs_ref(5, 9, 9, 3, 2, sp);	   /* m > n, three threads */
-		check_fast_vs_ref(200, 3, 64, 1, 32, sp);  /* many columns */
+		check_fast_vs_ref(37, 5, 50, 1, 16, sp,
+				  gram);		      /* tails: n % 8 != 0, partial block */
+		check_fast_vs_ref(37, 5, 50, 2, 7, sp, gram); /* two threads, odd blocks */
+		check_fast_vs_ref(64, 12, 40, 1, 128, sp, gram);  /* one block */
+		check_fast_vs_ref(5, 9, 9, 3, 2, sp, gram);	  /* m > n, three threads */
+		check_fast_vs_ref(200, 3, 64, 1, 32, sp, gram);	  /* many columns */
+		check_fast_vs_ref(100, 30, 800, 4, 64, sp, gram); /* D ≪ B: four threads */
 	}
 	/* a block whose g outgrows the sparse buffer part-way falls back */
-	check_fast_vs_ref(64, 12, 40, 1, 16, 0.3);
+	check_fast_vs_ref(64, 12, 40, 1, 16, 0.3, -1);
 }
 
 /* One Adam step from zero moments moves every weight by lr·g/(|g| + eps):

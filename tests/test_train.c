@@ -102,39 +102,45 @@ static void test_physics(void **state)
 	assert_true(loss_strong[1] < 0.7 * loss_strong[0]);
 }
 
+/* Same job, same bytes: one and two threads, block and Gram paths. */
 static void test_determinism(void **state)
 {
 	struct job_point j = job_of(50, 6, -0.5, 300);
 	struct train_result a, b;
 
 	(void)state;
-	run_ok(&j, NULL, NULL, &a);
-	run_ok(&j, NULL, NULL, &b);
-	assert_same_result(&j, &a, &b);
-	train_result_free(&a);
-	train_result_free(&b);
-	/* two threads: same bytes run to run */
-	j.threads = 2;
-	run_ok(&j, NULL, NULL, &a);
-	run_ok(&j, NULL, NULL, &b);
-	assert_same_result(&j, &a, &b);
-	train_result_free(&a);
-	train_result_free(&b);
-	assert_null(a.curve);
+	for (int path = -1; path <= 1; path += 2) {
+		struct train_opts o = {.gram = path};
+
+		j.threads = 1;
+		run_ok(&j, NULL, &o, &a);
+		run_ok(&j, NULL, &o, &b);
+		assert_same_result(&j, &a, &b);
+		train_result_free(&a);
+		train_result_free(&b);
+		/* two threads: same bytes run to run */
+		j.threads = 2;
+		run_ok(&j, NULL, &o, &a);
+		run_ok(&j, NULL, &o, &b);
+		assert_same_result(&j, &a, &b);
+		train_result_free(&a);
+		train_result_free(&b);
+		assert_null(a.curve);
+	}
 }
 
-/* One step's gradient with 1, 2 and 3 threads agrees within rounding. */
-static void test_threads_gradient(void **state)
+/* One step's gradient with 1, 2 and 3 threads agrees within rounding
+ * (GRAM: engine_opts.gram). */
+static void check_threads_gradient(int gram)
 {
 	struct job_point j = job_of(70, 9, -1.0, 10);
 	float *g[3], *gb[3];
 	double L[3], gmax = 0;
 
-	(void)state;
 	for (int t = 0; t < 3; t++) {
 		struct engine *e = NULL;
 		char err[SPEC_ERR_LEN];
-		struct engine_opts o = {.block_rows = 32};
+		struct engine_opts o = {.block_rows = 32, .gram = gram};
 
 		j.threads = t + 1;
 		g[t] = malloc((size_t)(j.n * j.m) * 4);
@@ -156,6 +162,14 @@ static void test_threads_gradient(void **state)
 		free(g[t]), free(gb[t]);
 }
 
+/* ... on the block path and on the Gram path. */
+static void test_threads_gradient(void **state)
+{
+	(void)state;
+	check_threads_gradient(-1);
+	check_threads_gradient(1);
+}
+
 static void tmp_path(char *buf, size_t len, const char *name)
 {
 	const char *dir = getenv("TMPDIR");
@@ -163,18 +177,19 @@ static void tmp_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/supersweep-test-%ld-%s", dir ? dir : "/tmp", (long)getpid(), name);
 }
 
-/* 1000 steps straight == 400 + stop + checkpoint + 600, byte for byte. */
-static void test_checkpoint_resume(void **state)
+/* 1000 steps straight == 400 + stop + checkpoint + 600, byte for byte
+ * (GRAM: engine_opts.gram). */
+static void check_checkpoint_resume(int gram)
 {
 	struct job_point j = job_of(40, 5, -1.0, 1000);
-	struct train_opts stop400 = {.stop_at_step = 400};
+	struct train_opts stop400 = {.stop_at_step = 400, .gram = gram};
+	struct train_opts plain = {.gram = gram};
 	struct train_result a, b;
 	char path[512];
 
-	(void)state;
 	tmp_path(path, sizeof path, "ckpt");
 	unlink(path);
-	run_ok(&j, NULL, NULL, &a);
+	run_ok(&j, NULL, &plain, &a);
 	run_ok(&j, path, &stop400, &b);
 	assert_int_equal(b.status, ERR_STOPPED);
 	assert_true(b.metrics.steps_done == 400);
@@ -183,7 +198,7 @@ static void test_checkpoint_resume(void **state)
 	assert_null(b.W);
 	assert_int_equal(access(path, R_OK), 0);
 	train_result_free(&b);
-	run_ok(&j, path, NULL, &b);
+	run_ok(&j, path, &plain, &b);
 	assert_int_equal(b.status, 0);
 	assert_string_equal(b.warning, "");
 	assert_true(b.metrics.steps_done == 1000);
@@ -198,11 +213,18 @@ static void test_checkpoint_resume(void **state)
 	run_ok(&j, path, &stop400, &b);
 	assert_true(b.metrics.steps_done == 700);
 	train_result_free(&b);
-	run_ok(&j, path, NULL, &b);
+	run_ok(&j, path, &plain, &b);
 	assert_same_result(&j, &a, &b);
 	train_result_free(&b);
 	train_result_free(&a);
 	unlink(path);
+}
+
+static void test_checkpoint_resume(void **state)
+{
+	(void)state;
+	check_checkpoint_resume(-1);
+	check_checkpoint_resume(1);
 }
 
 /* A damaged checkpoint, or one of another job, is reported and ignored. */

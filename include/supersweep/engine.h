@@ -1,5 +1,10 @@
 /* engine.h - one job's training state and its threaded optimiser step.
  *
+ * A step takes one of two paths, chosen from the batch alone: the block
+ * path described here (model.h), or, when the batch has few distinct active
+ * features, the Gram path (gram.h), cheaper by ≈ B/D; both give the
+ * gradient of the same objective (they differ in the order of float sums).
+ *
  * An engine owns the parameters (W, b), the Adam moments, the sampler and
  * every scratch buffer of a job, carved from one allocation at creation:
  * nothing allocates after engine_create.  A step draws the batch (B samples,
@@ -32,6 +37,8 @@ struct engine_opts {
 	double sparse_max;  /* largest density of g (z > 0) for which a block takes gW and
 	                     * gᵀh over the non-zeros of g (default 0.1; < 0: never;
 	                     * 1: always) */
+	int gram;	    /* the Gram path (gram.h): 0 = when it pays (default), < 0 =
+	                     * never, > 0 = for every batch that fits its buffers */
 };
 
 /* The job's state, borrowed from the engine. */
@@ -75,6 +82,10 @@ double engine_eval(struct engine *e, int64_t nsamples);
 /* engine_params / engine_sampler - borrowed views. */
 struct engine_params engine_params(struct engine *e);
 const struct sampler *engine_sampler(const struct engine *e);
+
+/* engine_last_path - "gram" or "block": the path the last step or
+ * gradient took (gram.h; model.h). */
+const char *engine_last_path(const struct engine *e);
 
 /* engine_bytes - bytes of the engine's working block (parameters, moments,
  * accumulators and scratch of every thread). */

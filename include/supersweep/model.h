@@ -50,6 +50,16 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
 			const struct model_rows *x, struct model_work *wk);
 
+/* model_row_grad - the element-wise pass over one sample: ZR (n) holds
+ * z = W h + b and becomes g = SCALE·(y - x)·1[z > 0] with y = max(z, 0) and
+ * XR the sample, dense (n); DB += g.  Returns Σ (y - x)².  The same pass, in
+ * the same order, as model_block_grad's. */
+double model_row_grad(int64_t n, float *zr, const float *xr, float scale, float *db);
+
+/* model_axpy - Y += A·X over M entries, 4 lanes at a time (each entry one
+ * rounded multiply and add, in a fixed order). */
+void model_axpy(int64_t m, float a, const float *x, float *y);
+
 /* Optimiser constants (the authors' AdamW: PyTorch's formula). */
 #define MODEL_BETA1 0.9
 #define MODEL_BETA2 0.999

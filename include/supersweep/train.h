@@ -90,6 +90,8 @@ struct train_opts {
 	int64_t stop_at_step; /* > 0: behave as if STOP were set once this many steps are
 	                       * done in total (deterministic stop for tests) */
 	int64_t block_rows;   /* samples per block of the step kernel (0 = default) */
+	int gram;	      /* engine_opts.gram: the Gram path when it pays (0), never
+	                       * (< 0), for every batch (> 0) */
 };
 
 /* train_run_opts - train_run with OPTS (borrowed, may be NULL). */

@@ -1,0 +1,106 @@
+/* gram.c - the step through the Gram rows of the batch's active features
+ * (see gram.h for the algebra).  Dense products are OpenBLAS sgemm calls;
+ * the per-sample work is axpy over rows of length n.
+ */
+#include <string.h>
+
+#include <cblas.h>
+
+#include "supersweep/gram.h"
+
+void gram_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk)
+{
+	for (int64_t s = 0; s < g->D; s++)
+		g->slot[g->feat[s]] = -1;
+	for (int64_t c = 0; c < nchunk; c++) {
+		const struct model_rows *x = &chunks[c];
+
+		for (int64_t k = 0; k < x->start[x->nrows]; k++)
+			g->slot[x->idx[k]] = 0;
+	}
+	g->D = 0;
+	for (int64_t i = 0; i < g->n; i++)
+		if (g->slot[i] >= 0) { /* marked above */
+			g->slot[i] = (int32_t)g->D;
+			g->feat[g->D++] = (int32_t)i;
+		}
+}
+
+void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
+{
+	const int64_t m = g->m, n = g->n;
+
+	if (s1 <= s0)
+		return;
+	for (int64_t s = s0; s < s1; s++)
+		memcpy(g->WS + s * m, W + (int64_t)g->feat[s] * m, (size_t)m * sizeof *W);
+	/* M_S = W_S Wᵀ: (s1 - s0, m)·(m, n) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(s1 - s0), (int)n, (int)m, 1.0f,
+		    g->WS + s0 * m, (int)m, W, (int)m, 0.0f, g->MS + s0 * n, (int)n);
+}
+
+double gram_rows(const struct gram *g, const float *b, const struct model_rows *x, float scale,
+		 float *acc, float *db, float *z, float *xrow)
+{
+	const int64_t n = g->n;
+	double loss = 0;
+
+	for (int64_t r = 0; r < x->nrows; r++) {
+		const int64_t k0 = x->start[r], k1 = x->start[r + 1];
+
+		memcpy(z, b, (size_t)n * sizeof *z);
+		for (int64_t k = k0; k < k1; k++)
+			model_axpy(n, x->val[k], g->MS + (int64_t)g->slot[x->idx[k]] * n, z);
+		for (int64_t k = k0; k < k1; k++)
+			xrow[x->idx[k]] = x->val[k];
+		loss += model_row_grad(n, z, xrow, scale, db);
+		for (int64_t k = k0; k < k1; k++) {
+			xrow[x->idx[k]] = 0.0f;
+			model_axpy(n, x->val[k], z, acc + (int64_t)g->slot[x->idx[k]] * n);
+		}
+	}
+	return loss;
+}
+
+void gram_reduce_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
+{
+	const int64_t n = g->n, m = g->m;
+
+	if (s1 <= s0)
+		return;
+	for (int64_t s = s0; s < s1; s++) {
+		float *d = g->acc[0] + s * n;
+
+		for (int64_t c = 1; c < g->nacc; c++) {
+			float *a = g->acc[c] + s * n;
+
+			for (int64_t j = 0; j < n; j++)
+				d[j] += a[j];
+			memset(a, 0, (size_t)n * sizeof *a);
+		}
+	}
+	/* dWS = dM_S W: (s1 - s0, n)·(n, m) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(s1 - s0), (int)m, (int)n, 1.0f,
+		    g->acc[0] + s0 * n, (int)n, W, (int)m, 0.0f, g->dWS + s0 * m, (int)m);
+}
+
+void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW)
+{
+	const int64_t n = g->n, m = g->m;
+
+	if (i1 <= i0)
+		return;
+	if (g->D == 0) {
+		memset(dW + i0 * m, 0, (size_t)((i1 - i0) * m) * sizeof *dW);
+		return;
+	}
+	/* dW[i0:i1] = dM_S[:, i0:i1]ᵀ W_S: (i1 - i0, D)·(D, m) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(i1 - i0), (int)m, (int)g->D,
+		    1.0f, g->acc[0] + i0, (int)n, g->WS, (int)m, 0.0f, dW + i0 * m, (int)m);
+	for (int64_t i = i0; i < i1; i++)
+		if (g->slot[i] >= 0)
+			model_axpy(m, 1.0f, g->dWS + (int64_t)g->slot[i] * m, dW + i * m);
+	/* these columns of dM_S are used: zero them for the next step */
+	for (int64_t s = 0; s < g->D; s++)
+		memset(g->acc[0] + s * n + i0, 0, (size_t)(i1 - i0) * sizeof(float));
+}
