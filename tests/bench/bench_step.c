@@ -1,6 +1,11 @@
 /* bench_step.c - per-step time of the trainer against its three sgemm
  * products, measured side by side in one run.
  *
+ * The step takes the Gram path (gram.h: ≈ 6·D·n·m FLOP for the D distinct
+ * features active in the batch) when it pays, else the block path (the
+ * three products below, 6·B·n·m); the "path" columns say which.  GFLOP/s
+ * counts 6·B·n·m either way, so above sgemm's rate means less work done.
+ *
  * For each shape: the engine's whole step (sampling, forward, backward,
  * decay, Adam) in ms and GFLOP/s (6·B·n·m FLOP per step), the time of
  * OpenBLAS sgemm doing the step's three dense products at full size
@@ -16,6 +21,7 @@
  * usage: bench_step [quick]   (BENCH_BLOCK_ROWS overrides the block size)
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +92,43 @@ static double sgemm3_time(struct sgemm3 *g, int threads, int K)
 	return t0;
 }
 
+/* Two threads of one process each doing K rounds of the three products,
+ * single-threaded, on their own data: the throughput a 2-thread step could
+ * reach at best (OpenBLAS's own locks and the memory system included). */
+struct sgemm3_job {
+	struct sgemm3 g;
+	int K;
+	double t;
+};
+
+static void *sgemm3_thread(void *arg)
+{
+	struct sgemm3_job *j = arg;
+
+	j->t = sgemm3_time(&j->g, 1, j->K);
+	return NULL;
+}
+
+static double sgemm3_pair_time(int64_t n, int64_t m, int64_t B, int K)
+{
+	struct sgemm3_job j[2];
+	pthread_t th;
+
+	for (int k = 0; k < 2; k++) {
+		sgemm3_init(&j[k].g, n, m, B);
+		j[k].K = K;
+	}
+	if (pthread_create(&th, NULL, sgemm3_thread, &j[1]) != 0) {
+		fprintf(stderr, "bench_step: cannot start a thread\n");
+		exit(1);
+	}
+	sgemm3_thread(&j[0]);
+	pthread_join(th, NULL);
+	for (int k = 0; k < 2; k++)
+		sgemm3_free(&j[k].g);
+	return fmax(j[0].t, j[1].t);
+}
+
 static struct job_point job_of(int64_t n, int64_t m, int64_t B, int threads)
 {
 	struct job_point job = {
@@ -116,8 +159,12 @@ static struct engine *engine_of(const struct job_point *job)
 	const char *br = getenv("BENCH_BLOCK_ROWS");
 	double L;
 
+	const char *gr = getenv("BENCH_GRAM");
+
 	if (br)
 		opts.block_rows = atoll(br);
+	if (gr)
+		opts.gram = atoi(gr);
 	if (engine_create(job, 1, &opts, &e, err) != 0) {
 		fprintf(stderr, "bench_step: %s\n", err);
 		exit(1);
@@ -167,8 +214,9 @@ int main(int argc, char **argv)
 
 	printf("bench_step: trainer step vs its three sgemm products, interleaved, best of %d\n",
 	       reps);
-	printf("%6s %5s %5s %3s | %9s %8s | %9s %8s | %6s | %8s\n", "n", "m", "B", "thr", "step ms",
-	       "GFLOP/s", "sgemm ms", "GFLOP/s", "ratio", "job MiB");
+	printf("%6s %5s %5s %3s | %9s %8s %5s | %9s %8s | %6s | %8s | %10s %6s %5s\n", "n", "m",
+	       "B", "thr", "step ms", "GFLOP/s", "path", "sgemm ms", "GFLOP/s", "ratio", "job MiB",
+	       "trained ms", "ratio", "path");
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
 		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
 		const double flop = 6.0 * (double)B * (double)n * (double)m;
@@ -177,6 +225,7 @@ int main(int argc, char **argv)
 		struct engine *e = engine_of(&job), *et = NULL;
 		struct sgemm3 g;
 		double ts = INFINITY, tg = INFINITY, tt = INFINITY;
+		const char *path, *tpath = "-";
 		int64_t step = 2, pre = n == 1000 && !quick ? 800 : 0, tstep = pre;
 		size_t bytes = engine_bytes(e);
 
@@ -192,16 +241,20 @@ int main(int argc, char **argv)
 			if (et)
 				tt = fmin(tt, steps_time(et, &tstep, K));
 		}
+		path = engine_last_path(e);
+		if (et)
+			tpath = engine_last_path(et);
 		engine_destroy(&e);
 		engine_destroy(&et);
 		sgemm3_free(&g);
 		/* the job's memory: engine block + loss history + sampler tables */
 		bytes += (size_t)job.steps * 8 + (size_t)n * 48;
-		printf("%6lld %5lld %5lld %3d | %9.3f %8.1f | %9.3f %8.1f | %6.2f | %8.1f | %10.3f "
-		       "%6.2f\n",
+		printf("%6lld %5lld %5lld %3d | %9.3f %8.1f %5s | %9.3f %8.1f | %6.2f | %8.1f | "
+		       "%10.3f "
+		       "%6.2f %5s\n",
 		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
-		       flop / ts * 1e-9, 1e3 * tg, flop / tg * 1e-9, ts / tg,
-		       (double)bytes / (1 << 20), 1e3 * tt, tt / tg);
+		       flop / ts * 1e-9, path, 1e3 * tg, flop / tg * 1e-9, ts / tg,
+		       (double)bytes / (1 << 20), 1e3 * tt, tt / tg, tpath);
 		printf("RESULT n=%lld m=%lld B=%lld threads=%d step_ms=%.3f sgemm_ms=%.3f "
 		       "job_mib=%.1f trained_ms=%.3f\n",
 		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
@@ -226,6 +279,22 @@ int main(int argc, char **argv)
 		       "%.3f "
 		       "ms: %.2fx\n",
 		       1e3 * t2, 1e3 * t1, t1 / t2);
+	}
+	{
+		/* the ceiling: two threads each running the three products */
+		struct sgemm3 g;
+		double t1 = INFINITY, t2 = INFINITY;
+		const int K = quick ? 1 : 20;
+
+		sgemm3_init(&g, 1000, 100, 2048);
+		for (int r = 0; r < reps; r++) {
+			t1 = fmin(t1, sgemm3_time(&g, 1, K));
+			t2 = fmin(t2, sgemm3_pair_time(1000, 100, 2048, K));
+		}
+		sgemm3_free(&g);
+		printf("sgemm throughput of 2 threads in one process vs 1 (n = 1000, m = 100): "
+		       "%.3f ms per product set alone, %.3f ms each side by side: %.2fx\n",
+		       1e3 * t1, 1e3 * t2, 2 * t1 / t2);
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	printf("peak RSS of the benchmark process: %.1f MiB\n", ru.ru_maxrss / 1024.0);
