@@ -32,14 +32,16 @@
 #define ALIGN		   64
 /* The Gram path (gram.h) runs a step when its batch has few enough distinct
  * active features D that it costs less than the block path once the model
- * has learned (g sparse: the block path's cost is ≈ its one dense product
- * z = h Wᵀ, 2·B·n·m, plus a pass over z per sample; the Gram path's is its
- * three products, 6·D·n·m, plus ≈ 3 + 2E passes per sample):
- *     6·D·m + 3·E·B ≤ 2·B·m,  i.e.  D ≤ D_max = B·(2m - 3E)/(6m).
- * Measured on the bench (n = 1000, B = 2048): at α = 1 (D ≈ 506) the Gram
- * step is 1.6x faster at m = 100 and equal at m = 10 once trained, 2x
- * faster at m ≥ 39 at initialisation.  Its buffers (≈ (T + 1)·D_max·n
- * floats) are set up only when they take at most GRAM_MAX_BYTES. */
+ * has learned, as it has for most of a run (g sparse: the block path's cost
+ * is ≈ its one dense product z = h Wᵀ, 2·B·n·m; the Gram path's is its three
+ * products, 6·D·n·m, plus per-sample passes and small-K products worth
+ * ≈ 40·E·B·n, a constant fitted to the steps below):
+ *     6·D·m + 40·E·B ≤ 2·B·m,  i.e.  D ≤ D_max = B·(2m - 40E)/(6m).
+ * Measured (n = 1000, B = 2048, α = 1, D ≈ 506, one thread, after 5000
+ * steps, ms block/Gram): m = 39 4.07/4.72, m = 63 5.15/5.45, m = 100
+ * 7.25/6.68; at initialisation (g dense) the Gram step is 2x faster for
+ * m ≥ 39, but that lasts a few hundred steps.  Its buffers (≈ (T + 1)·
+ * D_max·n floats) are set up only when they take at most GRAM_MAX_BYTES. */
 #define GRAM_MAX_BYTES (256.0 * 1024 * 1024)
 
 enum phase { PHASE_QUIT, PHASE_STEP, PHASE_GRAD, PHASE_EVAL };
@@ -284,7 +286,7 @@ static void phase_rows(struct worker *w)
 
 		memset(ch->db, 0, (size_t)e->n * sizeof *ch->db);
 		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], scale, e->gr.acc[w->t], ch->db,
-				     w->wk.z, w->wk.xrow);
+				     w->wk.z, w->wk.xrow, w->wk.gcol, w->wk.gval, w->wk.gcap);
 	}
 }
 
@@ -484,7 +486,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 		 * like a block's (above); then M_S, C accumulators (n, n), W_S,
 		 * dM_S W (n, m) and the slot tables */
 		int64_t room = 0;
-		double dmax = (double)e->B * (2.0 * (double)m - 3.0 * job->E) / (6.0 * (double)m);
+		double dmax = (double)e->B * (2.0 * (double)m - 40.0 * job->E) / (6.0 * (double)m);
 		double bytes;
 
 		for (int64_t c = 0; c < e->C; c++) {

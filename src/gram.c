@@ -40,10 +40,12 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
 }
 
 double gram_rows(const struct gram *g, const float *b, const struct model_rows *x, float scale,
-		 float *acc, float *db, float *z, float *xrow)
+		 float *acc, float *db, float *z, float *xrow, int32_t *col, float *val,
+		 int64_t cap)
 {
 	const int64_t n = g->n;
 	double loss = 0;
+	int64_t nnz;
 
 	for (int64_t r = 0; r < x->nrows; r++) {
 		const int64_t k0 = x->start[r], k1 = x->start[r + 1];
@@ -53,10 +55,21 @@ double gram_rows(const struct gram *g, const float *b, const struct model_rows *
 			model_axpy(n, x->val[k], g->MS + (int64_t)g->slot[x->idx[k]] * n, z);
 		for (int64_t k = k0; k < k1; k++)
 			xrow[x->idx[k]] = x->val[k];
-		loss += model_row_grad(n, z, xrow, scale, db);
+		loss += model_row_grad(n, z, xrow, scale, db, col, val, cap, &nnz);
 		for (int64_t k = k0; k < k1; k++) {
+			float *a = acc + (int64_t)g->slot[x->idx[k]] * n;
+			const float v = x->val[k];
+
 			xrow[x->idx[k]] = 0.0f;
-			model_axpy(n, x->val[k], z, acc + (int64_t)g->slot[x->idx[k]] * n);
+			/* g is sparse once the model has learned: adding only its
+			 * non-zeros gives the same bits (the rest adds +0 to +0 or
+			 * to a sum) */
+			if (nnz >= 0 && nnz < n / 4) {
+				for (int64_t q = 0; q < nnz; q++)
+					a[col[q]] += v * val[q];
+			} else {
+				model_axpy(n, v, z, a);
+			}
 		}
 	}
 	return loss;

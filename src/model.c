@@ -285,11 +285,14 @@ void model_axpy(int64_t m, float a, const float *x, float *y)
 	axpy(m, a, x, y);
 }
 
-double model_row_grad(int64_t n, float *zr, const float *xr, float scale, float *db)
+double model_row_grad(int64_t n, float *zr, const float *xr, float scale, float *db, int32_t *col,
+		      float *val, int64_t cap, int64_t *nnz)
 {
-	struct collect none = {NULL, NULL, 0, 0, true};
+	struct collect c = {col, val, 0, cap, cap <= 0};
+	double loss = row_pass(n, zr, xr, scale, db, &c);
 
-	return row_pass(n, zr, xr, scale, db, &none);
+	*nnz = c.overflow ? -1 : c.k;
+	return loss;
 }
 
 double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,

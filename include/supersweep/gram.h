@@ -52,9 +52,11 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1);
 
 /* gram_rows - forward and backward of the rows X (one chunk): z from M_S,
  * g in place (SCALE = 2/(B·n)), DB += g, ACC[slot] += v·g.  Z and XROW are
- * (n) scratch, XROW zero between calls.  Returns the chunk's Σ (y - x)². */
+ * (n) scratch, XROW zero between calls; COL/VAL (room for CAP, may be 0)
+ * list a row's non-zeros of g.  Returns the chunk's Σ (y - x)². */
 double gram_rows(const struct gram *g, const float *b, const struct model_rows *x, float scale,
-		 float *acc, float *db, float *z, float *xrow);
+		 float *acc, float *db, float *z, float *xrow, int32_t *col, float *val,
+		 int64_t cap);
 
 /* gram_reduce_slots - for slots [S0, S1): dM_S = Σ of the accumulators in
  * order, into accumulator 0 (the others are zeroed for the next step), then

@@ -53,8 +53,11 @@ double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
 /* model_row_grad - the element-wise pass over one sample: ZR (n) holds
  * z = W h + b and becomes g = SCALE·(y - x)·1[z > 0] with y = max(z, 0) and
  * XR the sample, dense (n); DB += g.  Returns Σ (y - x)².  The same pass, in
- * the same order, as model_block_grad's. */
-double model_row_grad(int64_t n, float *zr, const float *xr, float scale, float *db);
+ * the same order, as model_block_grad's.  Also lists the entries where
+ * z > 0 (column, g) in COL/VAL (room for CAP) and sets *NNZ to their number,
+ * or to -1 when there are more than CAP - 8 (CAP <= 0: no list). */
+double model_row_grad(int64_t n, float *zr, const float *xr, float scale, float *db, int32_t *col,
+		      float *val, int64_t cap, int64_t *nnz);
 
 /* model_axpy - Y += A·X over M entries, 4 lanes at a time (each entry one
  * rounded multiply and add, in a fixed order). */
