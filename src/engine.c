@@ -259,7 +259,7 @@ static void choose_path(struct engine *e)
 		fits = fits && !e->ch[c].overflow;
 	e->gram_step = false;
 	if (!fits)
-		return; /* ≈ never: the old path samples again */
+		return; /* ≈ never: the block path samples again */
 	gram_slots(&e->gr, e->brows, e->C);
 	e->gram_step = e->gr.D <= e->gr.dmax;
 }
@@ -275,7 +275,7 @@ static void phase_forward(struct worker *w)
 
 /* Thread t does chunks [t·C/T, (t+1)·C/T) in order into accumulator t:
  * a fixed assignment, so that the accumulators (one per thread, not per
- * chunk: each is n·n) are sums in a fixed order. */
+ * chunk: each is dmax·n floats) are sums in a fixed order. */
 static void phase_rows(struct worker *w)
 {
 	struct engine *e = w->e;
@@ -410,6 +410,25 @@ static bool gram_never_pays(const struct sampler *smp, int64_t B, int64_t dmax)
 	return mean - 6 * sqrt(var) > (double)dmax;
 }
 
+/* Room (entries) for the samples of ROWS rows: their count is a Σ of
+ * Bernoulli draws, mean μ = rows·E, variance <= μ; the room is μ + 12σ + 64
+ * + n, at most rows·n, at least n.  A block or chunk that finds less than n
+ * left ends early (≈ never: more than μ + 12σ + 64 entries), and there is
+ * always room for one row. */
+static int64_t sample_room(const struct engine *e, int64_t rows)
+{
+	const double mu = (double)rows * e->smp->density;
+	const double cap = fmin(mu + 12.0 * sqrt(mu) + 64.0 + (double)e->n, (double)(rows * e->n));
+
+	return (int64_t)fmax(cap, (double)e->n);
+}
+
+/* Room of chunk C of the batch sampled for the Gram path. */
+static int64_t chunk_room(const struct engine *e, int64_t c)
+{
+	return sample_room(e, e->B * (c + 1) / e->C - e->B * c / e->C);
+}
+
 static size_t carve(size_t *off, size_t bytes)
 {
 	size_t at = *off;
@@ -467,36 +486,18 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	rc = sampler_create(job, seed, &e->smp, err);
 	if (rc != 0)
 		goto fail;
-	{
-		/* Σ of block_rows Bernoulli counts: mean μ = rows·E, variance <= μ;
-		 * a block ends early (still correct) in the ≈ never case of more
-		 * than μ + 12σ + 64 active entries, and always has room for a row. */
-		double mu = (double)e->block_rows * e->smp->density;
-		double cap = mu + 12.0 * sqrt(mu) + 64.0 + (double)n;
-
-		if (cap > (double)(e->block_rows * n))
-			cap = (double)(e->block_rows * n);
-		e->cap = (int64_t)cap;
-		if (e->cap < n)
-			e->cap = n;
-	}
+	e->cap = sample_room(e, e->block_rows);
 	e->gram_mode = opts ? opts->gram : 0;
 	{
-		/* the Gram path: each chunk samples into its own room, sized
-		 * like a block's (above); then M_S, C accumulators (n, n), W_S,
-		 * dM_S W (n, m) and the slot tables */
+		/* the Gram path: each chunk samples into its own room (sized
+		 * like a block's); then M_S and T accumulators (dmax, n), W_S
+		 * and dM_S W (dmax, m), and the slot tables */
 		int64_t room = 0;
 		double dmax = (double)e->B * (2.0 * (double)m - 40.0 * job->E) / (6.0 * (double)m);
 		double bytes;
 
-		for (int64_t c = 0; c < e->C; c++) {
-			int64_t rows = e->B * (c + 1) / e->C - e->B * c / e->C;
-			double mu = (double)rows * e->smp->density;
-			double cap =
-				fmin(mu + 12.0 * sqrt(mu) + 64.0 + (double)n, (double)(rows * n));
-
-			room += (int64_t)fmax(cap, (double)n);
-		}
+		for (int64_t c = 0; c < e->C; c++)
+			room += chunk_room(e, c);
 		if (e->gram_mode > 0)
 			dmax = (double)n; /* every batch (tests) */
 		e->gr.dmax = (int64_t)fmax(0.0, fmin(dmax, (double)n));
@@ -596,14 +597,8 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 			e->bstart =
 				(int64_t *)(void *)(base + carve(&o, (size_t)(e->B + e->C) * 8));
 			e->bbase[0] = 0;
-			for (int64_t c = 0; c < e->C; c++) {
-				int64_t rows = e->B * (c + 1) / e->C - e->B * c / e->C;
-				double mu = (double)rows * e->smp->density;
-				double cap = fmin(mu + 12.0 * sqrt(mu) + 64.0 + (double)n,
-						  (double)(rows * n));
-
-				e->bbase[c + 1] = e->bbase[c] + (int64_t)fmax(cap, (double)n);
-			}
+			for (int64_t c = 0; c < e->C; c++)
+				e->bbase[c + 1] = e->bbase[c] + chunk_room(e, c);
 			e->bidx = (int32_t *)(void *)(base + carve(&o, (size_t)e->bbase[e->C] * 4));
 			e->bval = (float *)(base + carve(&o, (size_t)e->bbase[e->C] * 4));
 			e->brows =
