@@ -112,20 +112,14 @@ static void test_determinism(void **state)
 	for (int path = -1; path <= 1; path += 2) {
 		struct train_opts o = {.gram = path};
 
-		j.threads = 1;
-		run_ok(&j, NULL, &o, &a);
-		run_ok(&j, NULL, &o, &b);
-		assert_same_result(&j, &a, &b);
-		train_result_free(&a);
-		train_result_free(&b);
-		/* two threads: same bytes run to run */
-		j.threads = 2;
-		run_ok(&j, NULL, &o, &a);
-		run_ok(&j, NULL, &o, &b);
-		assert_same_result(&j, &a, &b);
-		train_result_free(&a);
-		train_result_free(&b);
-		assert_null(a.curve);
+		for (j.threads = 1; j.threads <= 2; j.threads++) {
+			run_ok(&j, NULL, &o, &a);
+			run_ok(&j, NULL, &o, &b);
+			assert_same_result(&j, &a, &b);
+			train_result_free(&a);
+			train_result_free(&b);
+			assert_null(a.curve);
+		}
 	}
 }
 
