@@ -237,7 +237,15 @@ out:
 
 int checkpoint_remove(const char *path)
 {
-	if (unlink(path) != 0 && errno != ENOENT)
-		return ERR_IO;
-	return 0;
+	char *tmp = malloc(strlen(path) + 5);
+	int rc = 0;
+
+	if (!tmp)
+		return ERR_NOMEM;
+	/* PATH.tmp: what checkpoint_save left when killed (-9) mid-write */
+	sprintf(tmp, "%s.tmp", path);
+	if ((unlink(path) != 0 && errno != ENOENT) || (unlink(tmp) != 0 && errno != ENOENT))
+		rc = ERR_IO;
+	free(tmp);
+	return rc;
 }

@@ -41,7 +41,8 @@ int checkpoint_save(const char *path, const struct checkpoint_state *st, char *e
  * exists but cannot be read. */
 int checkpoint_load(const char *path, struct checkpoint_state *st, char *err, size_t msglen);
 
-/* checkpoint_remove - unlink PATH; a missing file is fine.  0 or ERR_IO. */
+/* checkpoint_remove - unlink PATH and PATH.tmp (the temporary file of a
+ * save killed mid-write); missing files are fine.  0, ERR_IO or ERR_NOMEM. */
 int checkpoint_remove(const char *path);
 
 #endif

@@ -102,7 +102,8 @@ int train_run_opts(const struct job_point *job, uint64_t seed, const char *check
 /* train_result_free - free RES's arrays and clear them; accepts NULL. */
 void train_result_free(struct train_result *res);
 
-/* train_checkpoint_remove - remove CHECKPOINT if it exists.  Returns 0 or ERR_IO. */
+/* train_checkpoint_remove - remove CHECKPOINT and the temporary file of an
+ * interrupted save, if they exist.  Returns 0, ERR_IO or ERR_NOMEM. */
 int train_checkpoint_remove(const char *checkpoint);
 
 #endif
