@@ -1,7 +1,8 @@
 /* engine.c - a job's state and its threaded optimiser step.
  *
  * Threads: the caller is thread 0; threads 1..T-1 are pthreads created once
- * per engine and parked on a barrier between phases.  A block-path step has
+ * per engine and parked on a barrier between phases (spinning for a moment,
+ * then sleeping).  A block-path step has
  * two phases separated by a barrier: (1) the batch is cut into C fixed chunks of rows
  * (C = 1 for one thread, 2T otherwise); threads claim chunks from an atomic
  * counter and process each in blocks into the chunk's own accumulators
@@ -11,7 +12,8 @@
  * thread that the OS preempts does not hold the others back (shared nodes).
  * Hot path: model_block_grad inside phase 1.  A Gram-path step (gram.h)
  * has six phases, listed at phase_sample; when the Gram buffers exist, every
- * step starts with its first two (sample the batch, choose the path).
+ * step starts with its first two (sample the batch, choose the path).  Its
+ * product phases give each thread one fixed share (one sgemm call each).
  */
 #include <math.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cblas.h>
 
@@ -46,12 +49,18 @@
 
 enum phase { PHASE_QUIT, PHASE_STEP, PHASE_GRAD, PHASE_EVAL };
 
-/* A reusable barrier whose size can shrink (failed thread start). */
+/* A reusable barrier whose size can shrink (failed thread start).  A
+ * waiter spins for up to BARRIER_SPIN_NS before it sleeps: a step crosses
+ * about seven barriers a few hundred microseconds apart, and waking a
+ * sleeping thread costs tens of microseconds on a virtual machine.  The
+ * bound keeps an oversubscribed node (more threads than cores) from
+ * losing more than that per crossing. */
+#define BARRIER_SPIN_NS 20000
 struct barrier {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int count, waiting;
-	unsigned gen;
+	atomic_uint gen;
 };
 
 struct worker {
@@ -74,7 +83,7 @@ struct chunk {
 };
 
 /* Counters of the phases: threads claim items (chunks, ranges) from them. */
-enum counter { CNT_CHUNK, CNT_UPDATE, CNT_SAMPLE, CNT_FORWARD, CNT_REDUCE, CNT_N };
+enum counter { CNT_CHUNK, CNT_UPDATE, CNT_SAMPLE, CNT_N };
 
 struct engine {
 	const struct job_point *job;
@@ -117,23 +126,53 @@ static int barrier_init(struct barrier *b, int count)
 	}
 	b->count = count;
 	b->waiting = 0;
-	b->gen = 0;
+	atomic_init(&b->gen, 0);
 	return 0;
+}
+
+/* A hint to the core that this thread spins. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+static int64_t clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void barrier_wait(struct barrier *b)
 {
 	pthread_mutex_lock(&b->mu);
-	unsigned gen = b->gen;
+	const unsigned gen = atomic_load(&b->gen);
 
 	if (++b->waiting >= b->count) {
 		b->waiting = 0;
-		b->gen++;
+		atomic_store(&b->gen, gen + 1);
 		pthread_cond_broadcast(&b->cv);
-	} else {
-		while (gen == b->gen)
-			pthread_cond_wait(&b->cv, &b->mu);
+		pthread_mutex_unlock(&b->mu);
+		return;
 	}
+	pthread_mutex_unlock(&b->mu);
+	/* spin (the last arrival changes gen), checking the clock now and then */
+	for (int64_t t0 = clock_ns(), i = 1;; i++) {
+		if (atomic_load_explicit(&b->gen, memory_order_acquire) != gen)
+			return;
+		if (i % 64 == 0 && clock_ns() - t0 > BARRIER_SPIN_NS)
+			break;
+		cpu_relax();
+	}
+	/* then sleep; gen is read under the mutex the last arrival holds */
+	pthread_mutex_lock(&b->mu);
+	while (atomic_load(&b->gen) == gen)
+		pthread_cond_wait(&b->cv, &b->mu);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -255,8 +294,10 @@ static void choose_path(struct engine *e)
 {
 	bool fits = true;
 
-	for (int64_t c = 0; c < e->C; c++)
+	for (int64_t c = 0; c < e->C; c++) {
 		fits = fits && !e->ch[c].overflow;
+		e->ch[c].psum = 0; /* the Gram path sets T of the C */
+	}
 	e->gram_step = false;
 	if (!fits)
 		return; /* ≈ never: the block path samples again */
@@ -264,13 +305,21 @@ static void choose_path(struct engine *e)
 	e->gram_step = e->gr.D <= e->gr.dmax;
 }
 
+/* Thread t's share [T0, T1) of N items in the Gram path's product phases:
+ * one sgemm call per thread, as large as it can be (OpenBLAS's small calls
+ * run slower, the more so on two threads at once). */
+static void thread_share(const struct worker *w, int64_t N, int64_t *t0, int64_t *t1)
+{
+	*t0 = N * w->t / w->e->T;
+	*t1 = N * (w->t + 1) / w->e->T;
+}
+
 static void phase_forward(struct worker *w)
 {
-	struct engine *e = w->e;
-	long c;
+	int64_t s0, s1;
 
-	while ((c = atomic_fetch_add(&e->next[CNT_FORWARD], 1)) < e->C)
-		gram_forward_slots(&e->gr, e->par.W, e->gr.D * c / e->C, e->gr.D * (c + 1) / e->C);
+	thread_share(w, w->e->gr.D, &s0, &s1);
+	gram_forward_slots(&w->e->gr, w->e->par.W, s0, s1);
 }
 
 /* Thread t does chunks [t·C/T, (t+1)·C/T) in order into accumulator t:
@@ -292,11 +341,10 @@ static void phase_rows(struct worker *w)
 
 static void phase_reduce(struct worker *w)
 {
-	struct engine *e = w->e;
-	long c;
+	int64_t s0, s1;
 
-	while ((c = atomic_fetch_add(&e->next[CNT_REDUCE], 1)) < e->C)
-		gram_reduce_slots(&e->gr, e->par.W, e->gr.D * c / e->C, e->gr.D * (c + 1) / e->C);
+	thread_share(w, w->e->gr.D, &s0, &s1);
+	gram_reduce_slots(&w->e->gr, w->e->par.W, s0, s1);
 }
 
 /* dW by ranges of rows (into chunk 0's accumulator), then, when UPDATE, the
@@ -304,14 +352,13 @@ static void phase_reduce(struct worker *w)
 static void phase_gram_grad(struct worker *w, bool update)
 {
 	struct engine *e = w->e;
-	long u;
+	int64_t i0, i1;
 
-	while ((u = atomic_fetch_add(&e->next[CNT_UPDATE], 1)) < e->C) {
-		int64_t i0 = e->n * u / e->C, i1 = e->n * (u + 1) / e->C;
+	thread_share(w, e->n, &i0, &i1);
+	gram_grad_rows(&e->gr, i0, i1, e->ch[0].dW);
+	if (update) {
+		const int64_t u = w->t;
 
-		gram_grad_rows(&e->gr, i0, i1, e->ch[0].dW);
-		if (!update)
-			continue;
 		e->ch[u].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1,
 						  e->m, e->job->gamma, &e->aW);
 		e->ch[u].psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, (int)e->C,
