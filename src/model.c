@@ -4,12 +4,16 @@
  * Hot path: model_block_grad, called for every block of ≈ 128 samples of
  * every step.  Its dense work is three sgemm calls (z = h Wᵀ, gW = g W,
  * dW += gᵀ h); the last two run over the non-zeros of g instead when g is
- * sparse enough (ReLU: a trained model has z > 0 on a few % of entries); the element-wise pass (bias, ReLU, residual, loss, mask, db)
- * runs over z while it is in cache, 8 lanes at a time with GCC vector types
- * (two SSE registers: the x86-64 baseline)
- * (no -ffast-math: the order of every sum is fixed by the code).
+ * sparse enough (ReLU: a trained model has z > 0 on a few % of entries).
+ * The element-wise pass (bias, ReLU, residual, loss, mask, db, the list of
+ * non-zeros of g) runs over z while it is in cache, 8 lanes at a time: in
+ * AVX2 registers where the CPU has them (chosen at run time), else in two
+ * SSE registers (GCC vector types, the x86-64 baseline).  Both give the same
+ * bits (no -ffast-math, no FMA: the order of every sum is fixed by the code).
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -71,13 +75,13 @@ struct collect {
 	bool overflow; /* more than cap: use the dense products */
 };
 
-static double row_pass(int64_t n, float *zr, const float *xr, float scale, float *db,
-		       struct collect *c)
+/* The pass from column J on, with the loss lanes ACC0 (columns 8i..8i+3 so
+ * far) and ACC1 (8i+4..8i+7): SSE, the x86-64 baseline. */
+static double row_pass_sse(int64_t n, int64_t j, v4sf acc0, v4sf acc1, float *zr, const float *xr,
+			   float scale, float *db, struct collect *c)
 {
 	const v4sf zero = {0};
 	const v4sf sc = {scale, scale, scale, scale};
-	v4sf acc0 = zero, acc1 = zero;
-	int64_t j = 0;
 	double sum;
 
 	for (; j + 8 <= n; j += 8) {
@@ -143,6 +147,124 @@ static double row_pass(int64_t n, float *zr, const float *xr, float scale, float
 		}
 	}
 	return sum;
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PASS 1
+
+/* Lane orders that move the lanes set in an 8-bit mask to the front. */
+static int32_t pack_order[256][8];
+
+static void pack_order_init(void)
+{
+	for (int mask = 0; mask < 256; mask++) {
+		int k = 0;
+
+		for (int l = 0; l < 8; l++)
+			if (mask & (1 << l))
+				pack_order[mask][k++] = l;
+		for (; k < 8; k++)
+			pack_order[mask][k] = 0;
+	}
+}
+
+/* The same pass 8 columns at a time in AVX2 registers.  Same bits as
+ * row_pass_sse: the same element-wise operations, the loss lanes summed in
+ * the same order (columns 8i..8i+7 in the eight lanes of ACC), the list cut
+ * off under the same condition (its entries moved to the front by a lane
+ * permutation instead of one by one), and the last < 8 columns left to
+ * row_pass_sse. */
+__attribute__((target("avx2"))) static double
+row_pass_avx2(int64_t n, float *zr, const float *xr, float scale, float *db, struct collect *c)
+{
+	const __m256 zero = _mm256_setzero_ps(), sc = _mm256_set1_ps(scale);
+	const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	__m256 acc = _mm256_setzero_ps();
+	float lanes[8];
+	v4sf acc0, acc1;
+	int64_t j = 0;
+
+	for (; j + 8 <= n; j += 8) {
+		const __m256 z = _mm256_loadu_ps(zr + j);
+		const __m256 p = _mm256_cmp_ps(z, zero, _CMP_GT_OQ);
+		const __m256 d = _mm256_sub_ps(_mm256_and_ps(z, p), _mm256_loadu_ps(xr + j));
+		const __m256 g = _mm256_and_ps(_mm256_mul_ps(sc, d), p);
+		const int mask = _mm256_movemask_ps(p);
+
+		acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
+		_mm256_storeu_ps(zr + j, g);
+		_mm256_storeu_ps(db + j, _mm256_add_ps(_mm256_loadu_ps(db + j), g));
+		if (c->overflow || !mask)
+			continue;
+		if (c->k + 8 > c->cap) {
+			c->overflow = true;
+			continue;
+		}
+		const __m256i order =
+			_mm256_loadu_si256((const __m256i *)(const void *)pack_order[mask]);
+
+		_mm256_storeu_si256(
+			(__m256i *)(void *)(c->col + c->k),
+			_mm256_permutevar8x32_epi32(
+				_mm256_add_epi32(iota, _mm256_set1_epi32((int)j)), order));
+		_mm256_storeu_ps(c->val + c->k, _mm256_permutevar8x32_ps(g, order));
+		c->k += __builtin_popcount((unsigned)mask);
+	}
+	_mm256_storeu_ps(lanes, acc);
+	/* leave no dirty upper halves to the SSE code that runs next (GCC does
+	 * not on this tail call), or every SSE instruction after pays for it */
+	_mm256_zeroupper();
+	memcpy(&acc0, lanes, sizeof acc0);
+	memcpy(&acc1, lanes + 4, sizeof acc1);
+	return row_pass_sse(n, j, acc0, acc1, zr, xr, scale, db, c);
+}
+#endif
+
+/* The kernels in use (enum model_kernels), chosen once. */
+static _Atomic int kernels = -1;
+
+static int best_kernels(void)
+{
+#ifdef HAVE_AVX2_PASS
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2")) {
+		pthread_once(&once, pack_order_init);
+		return MODEL_KERNELS_AVX2;
+	}
+#endif
+	return MODEL_KERNELS_SSE;
+}
+
+int model_kernels(int want)
+{
+	int best = best_kernels();
+
+	if (want == MODEL_KERNELS_SSE || (want == MODEL_KERNELS_AVX2 && best == want))
+		atomic_store(&kernels, want);
+	else if (want == MODEL_KERNELS_BEST)
+		atomic_store(&kernels, best);
+	else if (atomic_load(&kernels) < 0)
+		atomic_store(&kernels, best);
+	return atomic_load(&kernels);
+}
+
+static double row_pass(int64_t n, float *zr, const float *xr, float scale, float *db,
+		       struct collect *c)
+{
+	int k = atomic_load_explicit(&kernels, memory_order_acquire); /* after pack_order */
+
+	if (k < 0)
+		k = model_kernels(MODEL_KERNELS_QUERY);
+#ifdef HAVE_AVX2_PASS
+	if (k == MODEL_KERNELS_AVX2)
+		return row_pass_avx2(n, zr, xr, scale, db, c);
+#endif
+	const v4sf zero = {0};
+
+	return row_pass_sse(n, 0, zero, zero, zr, xr, scale, db, c);
 }
 
 /* y = Σ_q a[q]·X[col[q]] for rows of X of length m: register-blocked over

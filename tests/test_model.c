@@ -267,12 +267,86 @@ static void test_schedule(void **state)
 	assert_true(fabs(model_lr(peak, 9, 10, 10, 0.05) - lo) < 1e-15);
 }
 
+/* One row pass with kernels K on copies of Z0 (n), X and DB0: the outputs'
+ * bytes go to OUT (z, db, loss, nnz, list). */
+struct pass_out {
+	float z[1040], db[1040], val[1040];
+	int32_t col[1040];
+	double loss;
+	int64_t nnz;
+};
+
+static void pass_with(int k, int64_t n, const float *z0, const float *x, const float *db0,
+		      int64_t cap, struct pass_out *o)
+{
+	memset(o, 0, sizeof *o);
+	memcpy(o->z, z0, (size_t)n * sizeof *z0);
+	memcpy(o->db, db0, (size_t)n * sizeof *db0);
+	assert_int_equal(model_kernels(k), k);
+	o->loss = model_row_grad(n, o->z, x, 0.37f, o->db, o->col, o->val, cap, &o->nnz);
+}
+
+/* The AVX2 element-wise pass gives the SSE pass's bits: z -> g, db, the
+ * loss, and the list of non-zeros, including where the list overflows,
+ * for widths with every remainder mod 16 and densities of z > 0 from 0 to 1. */
+static void test_kernels_same_bits(void **state)
+{
+	static const int64_t widths[] = {1,  7,	 8,  9,	 15, 16,  17,	23,
+					 24, 31, 33, 40, 64, 100, 1000, 1037};
+	static float z0[1040], x[1040], db0[1040];
+	static struct pass_out a, b;
+	int compared = 0, overflowed = 0, listed = 0;
+
+	(void)state;
+	if (model_kernels(MODEL_KERNELS_AVX2) != MODEL_KERNELS_AVX2) {
+		model_kernels(MODEL_KERNELS_BEST);
+		skip(); /* this CPU has no AVX2: only the SSE pass runs */
+	}
+	for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+		const int64_t n = widths[w];
+
+		for (int q = 0; q <= 10; q++) {
+			const double pos = q / 10.0;
+			/* no list, an overflowing list, a list that fits */
+			const int64_t caps[] = {0, n / 8 + 8, n + 16};
+
+			for (int64_t j = 0; j < n; j++) {
+				z0[j] = (float)((urand() < pos ? 1 : -1) * urand() * 3);
+				x[j] = urand() < 0.2 ? (float)(2 * urand()) : 0.0f;
+				db0[j] = (float)(urand() - 0.5);
+			}
+			for (int c = 0; c < 3; c++) {
+				pass_with(MODEL_KERNELS_SSE, n, z0, x, db0, caps[c], &a);
+				pass_with(MODEL_KERNELS_AVX2, n, z0, x, db0, caps[c], &b);
+				assert_memory_equal(a.z, b.z, (size_t)n * sizeof(float));
+				assert_memory_equal(a.db, b.db, (size_t)n * sizeof(float));
+				assert_memory_equal(&a.loss, &b.loss, sizeof a.loss);
+				assert_int_equal(a.nnz, b.nnz);
+				overflowed += a.nnz < 0;
+				listed += a.nnz > 0;
+				if (a.nnz > 0) {
+					assert_memory_equal(a.col, b.col,
+							    (size_t)a.nnz * sizeof(int32_t));
+					assert_memory_equal(a.val, b.val,
+							    (size_t)a.nnz * sizeof(float));
+				}
+				compared++;
+			}
+		}
+	}
+	/* every case ran, lists overflowed and lists were compared */
+	assert_int_equal(compared, 16 * 11 * 3);
+	assert_true(overflowed > 20);
+	assert_true(listed > 100);
+	model_kernels(MODEL_KERNELS_BEST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ref_gradient_fd), cmocka_unit_test(test_fast_vs_ref),
 		cmocka_unit_test(test_optimizer_hand),	cmocka_unit_test(test_optimizer_sum_grads),
-		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_schedule),	cmocka_unit_test(test_kernels_same_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,19 @@ double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
 double model_row_grad(int64_t n, float *zr, const float *xr, float scale, float *db, int32_t *col,
 		      float *val, int64_t cap, int64_t *nnz);
 
+/* model_kernels - which element-wise kernels the passes use: WANT =
+ * MODEL_KERNELS_QUERY leaves the choice as it is (the best the CPU has,
+ * chosen at first use), _BEST chooses that, _SSE or _AVX2 force one (an
+ * AVX2 request on a CPU without it is ignored).  Returns the kernels in
+ * use.  Every choice gives the same bits; the choice is for speed and tests. */
+enum model_kernels {
+	MODEL_KERNELS_QUERY = 0,
+	MODEL_KERNELS_BEST = 1,
+	MODEL_KERNELS_SSE = 2,
+	MODEL_KERNELS_AVX2 = 3,
+};
+int model_kernels(int want);
+
 /* model_axpy - Y += A·X over M entries, 4 lanes at a time (each entry one
  * rounded multiply and add, in a fixed order). */
 void model_axpy(int64_t m, float a, const float *x, float *y);

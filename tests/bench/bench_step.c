@@ -306,7 +306,8 @@ int main(int argc, char **argv)
 		engine_destroy(&e1);
 		engine_destroy(&e2);
 		printf("2 threads vs 1 at n = 1000, m = 100, trained, %d pairs of %d steps side by "
-		       "side: median %.3f ms vs %.3f ms, median ratio %.2fx (quartiles %.2f-%.2f)\n",
+		       "side: median %.3f ms vs %.3f ms, median ratio %.2fx (quartiles "
+		       "%.2f-%.2f)\n",
 		       R, K, 1e3 * median(t2, R), 1e3 * median(t1, R), median(ratio, R),
 		       quantile(ratio, R, 0.25), quantile(ratio, R, 0.75));
 	}
