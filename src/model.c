@@ -402,8 +402,30 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 	return loss;
 }
 
+#ifdef HAVE_AVX2_PASS
+/* axpy 8 lanes at a time: the same multiply and add per entry. */
+__attribute__((target("avx2"))) static void axpy_avx2(int64_t m, float a, const float *x, float *y)
+{
+	const __m256 av = _mm256_set1_ps(a);
+	int64_t k = 0;
+
+	for (; k + 8 <= m; k += 8)
+		_mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_loadu_ps(y + k),
+						      _mm256_mul_ps(av, _mm256_loadu_ps(x + k))));
+	_mm256_zeroupper();
+	for (; k < m; k++)
+		y[k] += a * x[k];
+}
+#endif
+
 void model_axpy(int64_t m, float a, const float *x, float *y)
 {
+#ifdef HAVE_AVX2_PASS
+	if (m >= 64 && atomic_load_explicit(&kernels, memory_order_relaxed) == MODEL_KERNELS_AVX2) {
+		axpy_avx2(m, a, x, y);
+		return;
+	}
+#endif
 	axpy(m, a, x, y);
 }
 

@@ -288,7 +288,8 @@ static void pass_with(int k, int64_t n, const float *z0, const float *x, const f
 
 /* The AVX2 element-wise pass gives the SSE pass's bits: z -> g, db, the
  * loss, and the list of non-zeros, including where the list overflows,
- * for widths with every remainder mod 16 and densities of z > 0 from 0 to 1. */
+ * for widths with every remainder mod 16 and densities of z > 0 from 0 to 1;
+ * and so does the AVX2 model_axpy. */
 static void test_kernels_same_bits(void **state)
 {
 	static const int64_t widths[] = {1,  7,	 8,  9,	 15, 16,  17,	23,
@@ -333,6 +334,23 @@ static void test_kernels_same_bits(void **state)
 				compared++;
 			}
 		}
+	}
+	/* model_axpy too */
+	for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+		const int64_t n = widths[w];
+		const float a0 = (float)(urand() - 0.5);
+
+		for (int64_t j = 0; j < n; j++) {
+			z0[j] = (float)(urand() - 0.5);
+			db0[j] = (float)(urand() * 4 - 2);
+		}
+		memcpy(a.z, db0, (size_t)n * sizeof(float));
+		memcpy(b.z, db0, (size_t)n * sizeof(float));
+		model_kernels(MODEL_KERNELS_SSE);
+		model_axpy(n, a0, z0, a.z);
+		model_kernels(MODEL_KERNELS_AVX2);
+		model_axpy(n, a0, z0, b.z);
+		assert_memory_equal(a.z, b.z, (size_t)n * sizeof(float));
 	}
 	/* every case ran, lists overflowed and lists were compared */
 	assert_int_equal(compared, 16 * 11 * 3);
