@@ -33,7 +33,7 @@ struct engine;
 
 /* Tuning knobs (tests, benchmarks); zero = defaults. */
 struct engine_opts {
-	int64_t block_rows; /* samples per block (default 128) */
+	int64_t block_rows; /* samples per block (default 128; 256 when n·m > 2^20) */
 	double sparse_max;  /* largest density of g (z > 0) for which a block takes gW and
 	                     * gᵀh over the non-zeros of g (default 0.1; < 0: never;
 	                     * 1: always) */
