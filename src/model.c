@@ -1,7 +1,7 @@
 /* model.c - step kernels of the toy model: block forward/backward, AdamW with
  * the signed row-wise decay, learning-rate schedule, and plain references.
  *
- * Hot path: model_block_grad, called for every block of ≈ 128 samples of
+ * Hot path: model_block_grad, called for every block of 128 (or 256) samples of
  * every step.  Its dense work is three sgemm calls (z = h Wᵀ, gW = g W,
  * dW += gᵀ h); the last two run over the non-zeros of g instead when g is
  * sparse enough (ReLU: a trained model has z > 0 on a few % of entries).
