@@ -112,6 +112,8 @@ struct engine {
 	int32_t *bidx;		  /* the batch's active features, chunk c at bbase[c] */
 	float *bval;		  /* their values */
 	int64_t *bbase;		  /* (C + 1) start of each chunk's room in bidx/bval */
+	int64_t *lbase;		  /* (C + 1) start of each chunk's room in gr.lcol/lval */
+	double sparse_f;	  /* engine_opts.sparse_max, in [0, 1] */
 	struct model_rows *brows; /* (C) the batch's chunks */
 	int nthreads;		  /* pthreads started */
 	bool sync_ready;
@@ -270,9 +272,9 @@ static void phase_eval(struct worker *w)
 }
 
 /* The Gram path's phases (gram.h): sample the batch by chunks; (thread 0)
- * number its active features and choose the path; M_S by slot ranges; z, g
- * and the dM_S accumulators by chunks; dM_S and dM_S W by slot ranges; dW and
- * the update by ranges of rows of W. */
+ * number its active features and choose the path; M_S by slot ranges; z and
+ * g of each sample by chunks; dM_S and dM_S W by slot ranges; dW and the
+ * update by ranges of rows of W. */
 static void phase_sample(struct worker *w)
 {
 	struct engine *e = w->e;
@@ -329,20 +331,22 @@ static void phase_forward(struct worker *w)
 	gram_forward_slots(&w->e->gr, w->e->par.W, s0, s1);
 }
 
-/* Thread t does chunks [t·C/T, (t+1)·C/T) in order into accumulator t:
- * a fixed assignment, so that the accumulators (one per thread, not per
- * chunk: each is dmax·n floats) are sums in a fixed order. */
+/* z, g and the list of g's non-zeros of each sample, by chunks claimed
+ * dynamically (each chunk writes only its own rows, list room and db). */
 static void phase_rows(struct worker *w)
 {
 	struct engine *e = w->e;
 	const float scale = (float)(2.0 / ((double)e->B * (double)e->n));
 
-	for (int64_t c = e->C * w->t / e->T; c < e->C * (w->t + 1) / e->T; c++) {
+	long c;
+
+	while ((c = atomic_fetch_add(&e->next[CNT_CHUNK], 1)) < e->C) {
 		struct chunk *ch = &e->ch[c];
 
 		memset(ch->db, 0, (size_t)e->n * sizeof *ch->db);
-		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], scale, e->gr.acc[w->t], ch->db,
-				     w->wk.z, w->wk.xrow, w->wk.gcol, w->wk.gval, w->wk.gcap);
+		ch->loss =
+			gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->C, scale, ch->db,
+				  w->wk.z, w->wk.xrow, e->lbase[c], e->lbase[c + 1] - e->lbase[c]);
 	}
 }
 
@@ -351,7 +355,7 @@ static void phase_reduce(struct worker *w)
 	int64_t s0, s1;
 
 	thread_share(w, w->e->gr.D, &s0, &s1);
-	gram_reduce_slots(&w->e->gr, w->e->par.W, s0, s1);
+	gram_reduce_slots(&w->e->gr, w->e->brows, w->e->C, w->e->par.W, s0, s1);
 }
 
 /* dW by ranges of rows (into chunk 0's accumulator), then, when UPDATE, the
@@ -483,6 +487,16 @@ static int64_t chunk_room(const struct engine *e, int64_t c)
 	return sample_room(e, e->B * (c + 1) / e->C - e->B * c / e->C);
 }
 
+/* Room of chunk C in the Gram path's lists of the non-zeros of g (a row that
+ * does not fit is read from G instead): the block path's share, sparse_max
+ * of the chunk's entries. */
+static int64_t list_room(const struct engine *e, int64_t c)
+{
+	const int64_t rows = e->B * (c + 1) / e->C - e->B * c / e->C;
+
+	return (int64_t)(e->sparse_f * (double)(rows * e->n)) + 8;
+}
+
 static size_t carve(size_t *off, size_t bytes)
 {
 	size_t at = *off;
@@ -535,6 +549,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 		double f = opts && opts->sparse_max != 0 ? opts->sparse_max : DEFAULT_SPARSE_MAX;
 
 		f = f < 0 ? 0 : f > 1 ? 1 : f;
+		e->sparse_f = f;
 		e->gcap = (int64_t)(f * (double)(e->block_rows * n));
 		if (e->gcap > 0)
 			e->gcap += 8;
@@ -546,20 +561,23 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	e->gram_mode = opts ? opts->gram : 0;
 	{
 		/* the Gram path: each chunk samples into its own room (sized
-		 * like a block's); then M_S and T accumulators (dmax, n), W_S
-		 * and dM_S W (dmax, m), and the slot tables */
-		int64_t room = 0;
+		 * like a block's); then M_S and dM_S (dmax, n), W_S and dM_S W
+		 * (dmax, m), the slot tables, and the samples' g: lists of
+		 * non-zeros (a room per chunk) or rows of G (B, n) */
+		int64_t room = 0, lroom = 0;
 		double dmax = (double)e->B * (2.0 * (double)m - 40.0 * job->E) / (6.0 * (double)m);
 		double bytes;
 
-		for (int64_t c = 0; c < e->C; c++)
+		for (int64_t c = 0; c < e->C; c++) {
 			room += chunk_room(e, c);
+			lroom += list_room(e, c);
+		}
 		if (e->gram_mode > 0)
 			dmax = (double)n; /* every batch (tests) */
 		e->gr.dmax = (int64_t)fmax(0.0, fmin(dmax, (double)n));
 		dmax = (double)e->gr.dmax;
-		bytes = (double)(T + 1) * dmax * (double)n * 4 + 2.0 * dmax * (double)m * 4 +
-			(double)room * 8 + (double)(e->B + 2 * e->C) * 8;
+		bytes = (2.0 * dmax + (double)e->B) * (double)n * 4 + 2.0 * dmax * (double)m * 4 +
+			(double)(room + lroom) * 8 + (double)(3 * e->B + 3 * e->C) * 8;
 		e->gram_on = e->gram_mode > 0 ||
 			     (e->gram_mode == 0 && e->gr.dmax > 0 && bytes <= GRAM_MAX_BYTES &&
 			      !gram_never_pays(e->smp, e->B, e->gr.dmax));
@@ -573,9 +591,14 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 			carve(&off, (size_t)n * 4);		   /* feat */
 			carve(&off, (size_t)(e->gr.dmax * m) * 4); /* WS */
 			carve(&off, (size_t)(e->gr.dmax * m) * 4); /* dWS */
-			carve(&off, (size_t)T * sizeof(float *));  /* acc */
-			for (int64_t t = 0; t <= T; t++)
-				carve(&off, (size_t)(e->gr.dmax * n) * 4); /* MS, acc[t] */
+			carve(&off, (size_t)(e->gr.dmax * n) * 4); /* MS */
+			carve(&off, (size_t)(e->gr.dmax * n) * 4); /* dMS */
+			carve(&off, (size_t)(e->B * n) * 4);	   /* G */
+			carve(&off, (size_t)(e->C + 1) * 8);	   /* lbase */
+			carve(&off, (size_t)lroom * 4);		   /* lcol */
+			carve(&off, (size_t)lroom * 4);		   /* lval */
+			carve(&off, (size_t)e->B * 8);		   /* lat */
+			carve(&off, (size_t)e->B * 8);		   /* lnnz */
 		}
 	}
 	o_W = carve(&off, (size_t)(n * m) * 4);
@@ -664,16 +687,22 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 								      sizeof(struct model_rows)));
 			g->n = n;
 			g->m = m;
-			g->nacc = T;
 			g->D = 0;
 			g->slot = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
 			g->feat = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
 			g->WS = (float *)(base + carve(&o, (size_t)(g->dmax * m) * 4));
 			g->dWS = (float *)(base + carve(&o, (size_t)(g->dmax * m) * 4));
-			g->acc = (float **)(void *)(base + carve(&o, (size_t)T * sizeof(float *)));
 			g->MS = (float *)(base + carve(&o, (size_t)(g->dmax * n) * 4));
-			for (int64_t t = 0; t < T; t++)
-				g->acc[t] = (float *)(base + carve(&o, (size_t)(g->dmax * n) * 4));
+			g->dMS = (float *)(base + carve(&o, (size_t)(g->dmax * n) * 4));
+			g->G = (float *)(base + carve(&o, (size_t)(e->B * n) * 4));
+			e->lbase = (int64_t *)(void *)(base + carve(&o, (size_t)(e->C + 1) * 8));
+			e->lbase[0] = 0;
+			for (int64_t c = 0; c < e->C; c++)
+				e->lbase[c + 1] = e->lbase[c] + list_room(e, c);
+			g->lcol = (int32_t *)(void *)(base + carve(&o, (size_t)e->lbase[e->C] * 4));
+			g->lval = (float *)(base + carve(&o, (size_t)e->lbase[e->C] * 4));
+			g->lat = (int64_t *)(void *)(base + carve(&o, (size_t)e->B * 8));
+			g->lnnz = (int64_t *)(void *)(base + carve(&o, (size_t)e->B * 8));
 			for (int64_t i = 0; i < n; i++)
 				g->slot[i] = -1;
 		}

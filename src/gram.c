@@ -1,6 +1,7 @@
 /* gram.c - the step through the Gram rows of the batch's active features
  * (see gram.h for the algebra).  Dense products are OpenBLAS sgemm calls;
- * the per-sample work is axpy over rows of length n.
+ * the per-sample work is axpy over rows of length n, and dM_S sums the
+ * samples' g by slots.
  */
 #include <string.h>
 
@@ -39,62 +40,72 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
 		    g->WS + s0 * m, (int)m, W, (int)m, 0.0f, g->MS + s0 * n, (int)n);
 }
 
-double gram_rows(const struct gram *g, const float *b, const struct model_rows *x, float scale,
-		 float *acc, float *db, float *z, float *xrow, int32_t *col, float *val,
-		 int64_t cap)
+double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
+		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room)
 {
 	const int64_t n = g->n;
 	double loss = 0;
-	int64_t nnz;
+	int64_t used = 0;
 
 	for (int64_t r = 0; r < x->nrows; r++) {
 		const int64_t k0 = x->start[r], k1 = x->start[r + 1];
+		int64_t nnz;
 
 		memcpy(z, b, (size_t)n * sizeof *z);
 		for (int64_t k = k0; k < k1; k++)
 			model_axpy(n, x->val[k], g->MS + (int64_t)g->slot[x->idx[k]] * n, z);
 		for (int64_t k = k0; k < k1; k++)
 			xrow[x->idx[k]] = x->val[k];
-		loss += model_row_grad(n, z, xrow, scale, db, col, val, cap, &nnz);
-		for (int64_t k = k0; k < k1; k++) {
-			float *a = acc + (int64_t)g->slot[x->idx[k]] * n;
-			const float v = x->val[k];
-
+		loss += model_row_grad(n, z, xrow, scale, db, g->lcol + at + used,
+				       g->lval + at + used, room - used, &nnz);
+		for (int64_t k = k0; k < k1; k++)
 			xrow[x->idx[k]] = 0.0f;
-			/* g is sparse once the model has learned: adding only its
-			 * non-zeros gives the same bits (the rest adds +0 to +0 or
-			 * to a sum) */
-			if (nnz >= 0 && nnz < n / 4) {
-				for (int64_t q = 0; q < nnz; q++)
-					a[col[q]] += v * val[q];
-			} else {
-				model_axpy(n, v, z, a);
-			}
-		}
+		/* g is sparse once the model has learned: then dM_S takes only
+		 * its non-zeros, which gives the same bits (the rest adds +0) */
+		g->lat[r0 + r] = at + used;
+		g->lnnz[r0 + r] = nnz >= 0 && nnz < n / 4 ? nnz : -1;
+		if (g->lnnz[r0 + r] >= 0)
+			used += nnz;
+		else /* dense g (early in a run): keep all of it */
+			memcpy(g->G + (r0 + r) * n, z, (size_t)n * sizeof *z);
 	}
 	return loss;
 }
 
-void gram_reduce_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
+void gram_reduce_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk,
+		       const float *W, int64_t s0, int64_t s1)
 {
 	const int64_t n = g->n, m = g->m;
+	int64_t r0 = 0;
 
 	if (s1 <= s0)
 		return;
-	for (int64_t s = s0; s < s1; s++) {
-		float *d = g->acc[0] + s * n;
+	/* dM_S of the slots, each over the samples in order */
+	for (int64_t c = 0; c < nchunk; r0 += chunks[c].nrows, c++) {
+		const struct model_rows *x = &chunks[c];
 
-		for (int64_t c = 1; c < g->nacc; c++) {
-			float *a = g->acc[c] + s * n;
+		for (int64_t r = 0; r < x->nrows; r++) {
+			const int64_t q0 = g->lat[r0 + r], nnz = g->lnnz[r0 + r];
 
-			for (int64_t j = 0; j < n; j++)
-				d[j] += a[j];
-			memset(a, 0, (size_t)n * sizeof *a);
+			for (int64_t k = x->start[r]; k < x->start[r + 1]; k++) {
+				const int64_t s = g->slot[x->idx[k]];
+				const float v = x->val[k];
+				float *a = g->dMS + s * n;
+
+				if (s < s0 || s >= s1)
+					continue;
+				if (nnz < 0) {
+					model_axpy(n, v, g->G + (r0 + r) * n, a);
+					continue;
+				}
+				for (int64_t q = q0; q < q0 + nnz; q++)
+					a[g->lcol[q]] += v * g->lval[q];
+			}
 		}
 	}
 	/* dWS = dM_S W: (s1 - s0, n)·(n, m) */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(s1 - s0), (int)m, (int)n, 1.0f,
-		    g->acc[0] + s0 * n, (int)n, W, (int)m, 0.0f, g->dWS + s0 * m, (int)m);
+		    g->dMS + s0 * n, (int)n, W, (int)m, 0.0f, g->dWS + s0 * m, (int)m);
 }
 
 void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW)
@@ -109,11 +120,11 @@ void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW)
 	}
 	/* dW[i0:i1] = dM_S[:, i0:i1]ᵀ W_S: (i1 - i0, D)·(D, m) */
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(i1 - i0), (int)m, (int)g->D,
-		    1.0f, g->acc[0] + i0, (int)n, g->WS, (int)m, 0.0f, dW + i0 * m, (int)m);
+		    1.0f, g->dMS + i0, (int)n, g->WS, (int)m, 0.0f, dW + i0 * m, (int)m);
 	for (int64_t i = i0; i < i1; i++)
 		if (g->slot[i] >= 0)
 			model_axpy(m, 1.0f, g->dWS + (int64_t)g->slot[i] * m, dW + i * m);
 	/* these columns of dM_S are used: zero them for the next step */
 	for (int64_t s = 0; s < g->D; s++)
-		memset(g->acc[0] + s * n + i0, 0, (size_t)(i1 - i0) * sizeof(float));
+		memset(g->dMS + s * n + i0, 0, (size_t)(i1 - i0) * sizeof(float));
 }

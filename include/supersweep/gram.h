@@ -8,17 +8,19 @@
  *
  *   forward   M_S = W_S Wᵀ                       (D, n)   sgemm, 2·D·n·m
  *             z_r = b + Σ_{k ∈ x_r} v_k M_S[k]    (n)      per sample
- *   backward  g_r as in model_row_grad
- *             dM_S[k] = Σ_{r ∋ k} v_k g_r         (D, n)   per sample,
-                                                  (one accumulator per thread)
+ *   backward  g_r as in model_row_grad                 per sample
+ *             dM_S[k] = Σ_{r ∋ k} v_k g_r         (D, n)   per slot, r ascending
  *             dW = dM_Sᵀ W_S  (every row)         (n, m)   sgemm, 2·D·n·m
  *                + dM_S W     (the rows of S)     (D, m)   sgemm, 2·D·n·m
  *
- * since z = X M + b with M symmetric gives dL/dW = dM W + dMᵀ W.  The work is
- * cut into fixed ranges (of slots, of batch chunks, of rows of W) that the
- * engine's threads claim; every sum has a fixed order, so the result is a
- * pure function of the inputs and of the number of chunks.  Nothing here
- * allocates or knows about threads.
+ * since z = X M + b with M symmetric gives dL/dW = dM W + dMᵀ W.  The per-
+ * sample work keeps each g_r (in G, and as a list of its non-zeros when it is
+ * sparse); dM_S is then summed by ranges of slots, each slot over the samples
+ * in increasing order, so dM_S has the same bits whatever the number of
+ * threads and whichever thread did what.  The work is cut into fixed ranges
+ * (of slots, of batch chunks, of rows of W) that the engine's threads claim;
+ * every sum has a fixed order, so the result is a pure function of the inputs
+ * and of the number of chunks.  Nothing here allocates or knows about threads.
  */
 #ifndef SUPERSWEEP_GRAM_H
 #define SUPERSWEEP_GRAM_H
@@ -30,7 +32,6 @@
 /* The Gram state of one engine (buffers borrowed from the engine's block). */
 struct gram {
 	int64_t n, m;  /* model sizes */
-	int64_t nacc;  /* accumulators (= the engine's threads) */
 	int64_t D;     /* distinct active features of the current batch */
 	int64_t dmax;  /* rows of the buffers: a batch with D > dmax takes the block path */
 	int32_t *slot; /* (n) slot of a feature in S, -1 when inactive */
@@ -38,8 +39,12 @@ struct gram {
 	float *WS;     /* (dmax, m) W_S: rows of W of the slots */
 	float *MS;     /* (dmax, n) M_S */
 	float *dWS;    /* (dmax, m) dM_S W */
-	float **acc;   /* (nacc) dM_S accumulators (dmax, n), zero between steps;
-	                  * after gram_reduce_slots acc[0] holds dM_S */
+	float *dMS;    /* (dmax, n) dM_S, zero between steps */
+	float *G;      /* (B, n) g of the samples whose g is dense */
+	int32_t *lcol; /* lists of the non-zeros of the g_r: columns */
+	float *lval;   /* and values */
+	int64_t *lat;  /* (B) start of sample r's list in lcol/lval */
+	int64_t *lnnz; /* (B) its length; -1: g_r is dense, read it from G */
 };
 
 /* gram_slots - the slots of the batch, given as NCHUNK chunks of rows:
@@ -50,22 +55,23 @@ void gram_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk)
 /* gram_forward_slots - W_S and M_S = W_S Wᵀ for slots [S0, S1). */
 void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1);
 
-/* gram_rows - forward and backward of the rows X (one chunk): z from M_S,
- * g in place (SCALE = 2/(B·n)), DB += g, ACC[slot] += v·g.  Z and XROW are
- * (n) scratch, XROW zero between calls; COL/VAL (room for CAP, may be 0)
- * list a row's non-zeros of g.  Returns the chunk's Σ (y - x)². */
-double gram_rows(const struct gram *g, const float *b, const struct model_rows *x, float scale,
-		 float *acc, float *db, float *z, float *xrow, int32_t *col, float *val,
-		 int64_t cap);
+/* gram_rows - forward and backward of the rows X (one chunk, rows R0.. of
+ * the batch): z from M_S, then g in place (SCALE = 2/(B·n)), DB += g; the
+ * list of g's non-zeros goes to lcol/lval from entry AT (room for ROOM
+ * entries), or, for a row that does not fit or whose g is not sparse, g to
+ * its row of G.  Z and XROW are (n) scratch, XROW zero between calls.
+ * Returns the chunk's Σ (y - x)². */
+double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
+		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room);
 
-/* gram_reduce_slots - for slots [S0, S1): dM_S = Σ of the accumulators in
- * order, into accumulator 0 (the others are zeroed for the next step), then
- * dWS = dM_S W. */
-void gram_reduce_slots(struct gram *g, const float *W, int64_t s0, int64_t s1);
+/* gram_reduce_slots - for slots [S0, S1): dM_S[k] = Σ_{r ∋ k} v_k g_r over the
+ * NCHUNK chunks of rows in order (sample order), then dWS = dM_S W. */
+void gram_reduce_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk,
+		       const float *W, int64_t s0, int64_t s1);
 
 /* gram_grad_rows - rows [I0, I1) of the gradient dW (n, m): dM_Sᵀ W_S, plus
- * dM_S W on the rows of S; then zeroes columns [I0, I1) of accumulator 0,
- * which no other range reads. */
+ * dM_S W on the rows of S; then zeroes columns [I0, I1) of dM_S, which no
+ * other range reads. */
 void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW);
 
 #endif
