@@ -83,10 +83,11 @@ struct worker {
 
 /* One chunk of the batch (phase 1) and one range of rows of W (phase 2). */
 struct chunk {
-	float *dW, *db; /* (n, m), (n) gradient accumulators of the chunk's rows */
-	double loss;	/* the chunk's Σ (y - x)² */
-	double psum;	/* Σ of the parameters updated by update range c */
-	bool overflow;	/* the Gram path's batch did not fit the chunk's room */
+	float *dW, *db;	 /* (n, m), (n) gradient accumulators of the chunk's rows */
+	double loss;	 /* the chunk's Σ (y - x)² */
+	double psum;	 /* Σ of the parameters updated by update range c */
+	bool overflow;	 /* the Gram path's batch did not fit the chunk's room */
+	int64_t entries; /* the Gram path: entries of the chunk's g kept (gram_rows) */
 };
 
 /* Counters of the phases: threads claim items (chunks, ranges) from them. */
@@ -344,18 +345,21 @@ static void phase_rows(struct worker *w)
 		struct chunk *ch = &e->ch[c];
 
 		memset(ch->db, 0, (size_t)e->n * sizeof *ch->db);
-		ch->loss =
-			gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->C, scale, ch->db,
-				  w->wk.z, w->wk.xrow, e->lbase[c], e->lbase[c + 1] - e->lbase[c]);
+		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->C, scale, ch->db,
+				     w->wk.z, w->wk.xrow, e->lbase[c],
+				     e->lbase[c + 1] - e->lbase[c], &ch->entries);
 	}
 }
 
 static void phase_reduce(struct worker *w)
 {
-	int64_t s0, s1;
+	struct engine *e = w->e;
+	int64_t s0, s1, entries = 0;
 
-	thread_share(w, w->e->gr.D, &s0, &s1);
-	gram_reduce_slots(&w->e->gr, w->e->brows, w->e->C, w->e->par.W, s0, s1);
+	for (int64_t c = 0; c < e->C; c++)
+		entries += e->ch[c].entries;
+	gram_slot_share(&e->gr, entries, e->B, w->t, e->T, &s0, &s1);
+	gram_reduce_slots(&e->gr, e->brows, e->C, e->par.W, s0, s1);
 }
 
 /* dW by ranges of rows (into chunk 0's accumulator), then, when UPDATE, the
@@ -589,6 +593,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 			carve(&off, (size_t)e->C * sizeof(struct model_rows));
 			carve(&off, (size_t)n * 4);		   /* slot */
 			carve(&off, (size_t)n * 4);		   /* feat */
+			carve(&off, (size_t)n * 4);		   /* uses */
 			carve(&off, (size_t)(e->gr.dmax * m) * 4); /* WS */
 			carve(&off, (size_t)(e->gr.dmax * m) * 4); /* dWS */
 			carve(&off, (size_t)(e->gr.dmax * n) * 4); /* MS */
@@ -690,6 +695,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 			g->D = 0;
 			g->slot = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
 			g->feat = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
+			g->uses = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
 			g->WS = (float *)(base + carve(&o, (size_t)(g->dmax * m) * 4));
 			g->dWS = (float *)(base + carve(&o, (size_t)(g->dmax * m) * 4));
 			g->MS = (float *)(base + carve(&o, (size_t)(g->dmax * n) * 4));

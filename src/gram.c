@@ -23,8 +23,36 @@ void gram_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk)
 	for (int64_t i = 0; i < g->n; i++)
 		if (g->slot[i] >= 0) { /* marked above */
 			g->slot[i] = (int32_t)g->D;
+			g->uses[g->D] = 0;
 			g->feat[g->D++] = (int32_t)i;
 		}
+	for (int64_t c = 0; c < nchunk; c++) {
+		const struct model_rows *x = &chunks[c];
+
+		for (int64_t k = 0; k < x->start[x->nrows]; k++)
+			g->uses[g->slot[x->idx[k]]]++;
+	}
+}
+
+void gram_slot_share(const struct gram *g, int64_t entries, int64_t rows, int64_t t, int64_t T,
+		     int64_t *s0, int64_t *s1)
+{
+	/* per slot: its share of the sgemm (2·n·m FLOP) and its additions
+	 * (uses × the mean entries of a sample's g, an addition costing ≈ 16
+	 * sgemm FLOP) */
+	const double fixed = 2.0 * (double)g->n * (double)g->m;
+	const double per_use = 16.0 * (double)entries / (double)(rows > 0 ? rows : 1);
+	double total = 0, sum = 0;
+	int64_t s = 0;
+
+	for (int64_t k = 0; k < g->D; k++)
+		total += fixed + per_use * g->uses[k];
+	for (; s < g->D && sum < total * (double)t / (double)T; s++)
+		sum += fixed + per_use * g->uses[s];
+	*s0 = s;
+	for (; s < g->D && sum < total * (double)(t + 1) / (double)T; s++)
+		sum += fixed + per_use * g->uses[s];
+	*s1 = t + 1 == T ? g->D : s;
 }
 
 void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
@@ -41,11 +69,14 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
 }
 
 double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
-		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room)
+		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room,
+		 int64_t *entries)
 {
 	const int64_t n = g->n;
 	double loss = 0;
 	int64_t used = 0;
+
+	*entries = 0;
 
 	for (int64_t r = 0; r < x->nrows; r++) {
 		const int64_t k0 = x->start[r], k1 = x->start[r + 1];
@@ -64,10 +95,13 @@ double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int
 		 * its non-zeros, which gives the same bits (the rest adds +0) */
 		g->lat[r0 + r] = at + used;
 		g->lnnz[r0 + r] = nnz >= 0 && nnz < n / 4 ? nnz : -1;
-		if (g->lnnz[r0 + r] >= 0)
+		if (g->lnnz[r0 + r] >= 0) {
 			used += nnz;
-		else /* dense g (early in a run): keep all of it */
+			*entries += nnz;
+		} else { /* dense g (early in a run): keep all of it */
 			memcpy(g->G + (r0 + r) * n, z, (size_t)n * sizeof *z);
+			*entries += n;
+		}
 	}
 	return loss;
 }

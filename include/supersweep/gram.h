@@ -36,6 +36,7 @@ struct gram {
 	int64_t dmax;  /* rows of the buffers: a batch with D > dmax takes the block path */
 	int32_t *slot; /* (n) slot of a feature in S, -1 when inactive */
 	int32_t *feat; /* (n) feature of each slot, increasing */
+	int32_t *uses; /* (n) samples of the batch in which each slot's feature is active */
 	float *WS;     /* (dmax, m) W_S: rows of W of the slots */
 	float *MS;     /* (dmax, n) M_S */
 	float *dWS;    /* (dmax, m) dM_S W */
@@ -49,8 +50,15 @@ struct gram {
 
 /* gram_slots - the slots of the batch, given as NCHUNK chunks of rows:
  * S = features active in any row, numbered in increasing feature order.
- * Sets G->D.  Serial; O(n + entries). */
+ * Sets G->D and the slots' uses.  Serial; O(n + entries). */
 void gram_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk);
+
+/* gram_slot_share - thread T's range [S0, S1) of the slots (of TS threads)
+ * for gram_reduce_slots, balanced by its cost: each slot's share of the
+ * product plus its additions (its uses times the mean entries of a sample's
+ * g: ENTRIES over ROWS samples).  Any cut gives the same bits. */
+void gram_slot_share(const struct gram *g, int64_t entries, int64_t rows, int64_t t, int64_t ts,
+		     int64_t *s0, int64_t *s1);
 
 /* gram_forward_slots - W_S and M_S = W_S Wᵀ for slots [S0, S1). */
 void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1);
@@ -60,9 +68,11 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1);
  * list of g's non-zeros goes to lcol/lval from entry AT (room for ROOM
  * entries), or, for a row that does not fit or whose g is not sparse, g to
  * its row of G.  Z and XROW are (n) scratch, XROW zero between calls.
- * Returns the chunk's Σ (y - x)². */
+ * Sets *ENTRIES to the entries kept (n for a row of G).  Returns the
+ * chunk's Σ (y - x)². */
 double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
-		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room);
+		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room,
+		 int64_t *entries);
 
 /* gram_reduce_slots - for slots [S0, S1): dM_S[k] = Σ_{r ∋ k} v_k g_r over the
  * NCHUNK chunks of rows in order (sample order), then dWS = dM_S W. */
