@@ -509,6 +509,62 @@ static size_t carve(size_t *off, size_t bytes)
 	return at;
 }
 
+/* CARVE's bytes at BASE, or NULL when BASE is NULL (sizes only). */
+static void *place(char *base, size_t *off, size_t bytes)
+{
+	const size_t at = carve(off, bytes);
+
+	return base ? base + at : NULL;
+}
+
+/* The Gram path's buffers, carved from OFF on (gr.dmax set): each chunk's
+ * sample room (sized like a block's); M_S and dM_S (dmax, n), W_S and
+ * dM_S W (dmax, m), the slot tables, and the samples' g: lists of non-zeros
+ * (a room per chunk) or rows of G (B, n).  With BASE NULL only the size;
+ * else also the pointers and tables.  Returns the offset after them. */
+static size_t gram_layout(struct engine *e, char *base, size_t off)
+{
+	const int64_t n = e->n, m = e->m, B = e->B, C = e->C, dmax = e->gr.dmax;
+	struct gram *g = &e->gr;
+	int64_t room = 0, lroom = 0;
+
+	for (int64_t c = 0; c < C; c++) {
+		room += chunk_room(e, c);
+		lroom += list_room(e, c);
+	}
+	e->bbase = place(base, &off, (size_t)(C + 1) * 8);
+	e->bstart = place(base, &off, (size_t)(B + C) * 8);
+	e->bidx = place(base, &off, (size_t)room * 4);
+	e->bval = place(base, &off, (size_t)room * 4);
+	e->brows = place(base, &off, (size_t)C * sizeof *e->brows);
+	e->lbase = place(base, &off, (size_t)(C + 1) * 8);
+	g->slot = place(base, &off, (size_t)n * 4);
+	g->feat = place(base, &off, (size_t)n * 4);
+	g->uses = place(base, &off, (size_t)n * 4);
+	g->WS = place(base, &off, (size_t)(dmax * m) * 4);
+	g->dWS = place(base, &off, (size_t)(dmax * m) * 4);
+	g->MS = place(base, &off, (size_t)(dmax * n) * 4);
+	g->dMS = place(base, &off, (size_t)(dmax * n) * 4);
+	g->G = place(base, &off, (size_t)(B * n) * 4);
+	g->lcol = place(base, &off, (size_t)lroom * 4);
+	g->lval = place(base, &off, (size_t)lroom * 4);
+	g->lat = place(base, &off, (size_t)B * 8);
+	g->lnnz = place(base, &off, (size_t)B * 8);
+	if (base) {
+		e->bbase[0] = e->lbase[0] = 0;
+		for (int64_t c = 0; c < C; c++) {
+			e->bbase[c + 1] = e->bbase[c] + chunk_room(e, c);
+			e->lbase[c + 1] = e->lbase[c] + list_room(e, c);
+		}
+		g->n = n;
+		g->m = m;
+		g->D = 0;
+		for (int64_t i = 0; i < n; i++)
+			g->slot[i] = -1;
+	}
+	return off;
+}
+
 int engine_create(const struct job_point *job, uint64_t seed, const struct engine_opts *opts,
 		  struct engine **out, char *err)
 {
@@ -564,46 +620,19 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	e->cap = sample_room(e, e->block_rows);
 	e->gram_mode = opts ? opts->gram : 0;
 	{
-		/* the Gram path: each chunk samples into its own room (sized
-		 * like a block's); then M_S and dM_S (dmax, n), W_S and dM_S W
-		 * (dmax, m), the slot tables, and the samples' g: lists of
-		 * non-zeros (a room per chunk) or rows of G (B, n) */
-		int64_t room = 0, lroom = 0;
+		/* the Gram path (gram_layout) */
 		double dmax = (double)e->B * (2.0 * (double)m - 40.0 * job->E) / (6.0 * (double)m);
-		double bytes;
 
-		for (int64_t c = 0; c < e->C; c++) {
-			room += chunk_room(e, c);
-			lroom += list_room(e, c);
-		}
 		if (e->gram_mode > 0)
 			dmax = (double)n; /* every batch (tests) */
 		e->gr.dmax = (int64_t)fmax(0.0, fmin(dmax, (double)n));
-		dmax = (double)e->gr.dmax;
-		bytes = (2.0 * dmax + (double)e->B) * (double)n * 4 + 2.0 * dmax * (double)m * 4 +
-			(double)(room + lroom) * 8 + (double)(3 * e->B + 3 * e->C) * 8;
-		e->gram_on = e->gram_mode > 0 ||
-			     (e->gram_mode == 0 && e->gr.dmax > 0 && bytes <= GRAM_MAX_BYTES &&
-			      !gram_never_pays(e->smp, e->B, e->gr.dmax));
+		e->gram_on =
+			e->gram_mode > 0 || (e->gram_mode == 0 && e->gr.dmax > 0 &&
+					     (double)gram_layout(e, NULL, 0) <= GRAM_MAX_BYTES &&
+					     !gram_never_pays(e->smp, e->B, e->gr.dmax));
 		if (e->gram_on) {
-			o_gram = carve(&off, (size_t)(e->C + 1) * 8); /* bbase */
-			carve(&off, (size_t)(e->B + e->C) * 8);	      /* bstart */
-			carve(&off, (size_t)room * 4);		      /* bidx */
-			carve(&off, (size_t)room * 4);		      /* bval */
-			carve(&off, (size_t)e->C * sizeof(struct model_rows));
-			carve(&off, (size_t)n * 4);		   /* slot */
-			carve(&off, (size_t)n * 4);		   /* feat */
-			carve(&off, (size_t)n * 4);		   /* uses */
-			carve(&off, (size_t)(e->gr.dmax * m) * 4); /* WS */
-			carve(&off, (size_t)(e->gr.dmax * m) * 4); /* dWS */
-			carve(&off, (size_t)(e->gr.dmax * n) * 4); /* MS */
-			carve(&off, (size_t)(e->gr.dmax * n) * 4); /* dMS */
-			carve(&off, (size_t)(e->B * n) * 4);	   /* G */
-			carve(&off, (size_t)(e->C + 1) * 8);	   /* lbase */
-			carve(&off, (size_t)lroom * 4);		   /* lcol */
-			carve(&off, (size_t)lroom * 4);		   /* lval */
-			carve(&off, (size_t)e->B * 8);		   /* lat */
-			carve(&off, (size_t)e->B * 8);		   /* lnnz */
+			o_gram = off;
+			off = gram_layout(e, NULL, off);
 		}
 	}
 	o_W = carve(&off, (size_t)(n * m) * 4);
@@ -673,45 +702,8 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 			w->wk.gval = (float *)(base + carve(&o, (size_t)e->gcap * 4));
 			w->wk.gcap = e->gcap;
 		}
-		if (e->gram_on) {
-			size_t o = o_gram;
-			struct gram *g = &e->gr;
-
-			e->bbase = (int64_t *)(void *)(base + carve(&o, (size_t)(e->C + 1) * 8));
-			e->bstart =
-				(int64_t *)(void *)(base + carve(&o, (size_t)(e->B + e->C) * 8));
-			e->bbase[0] = 0;
-			for (int64_t c = 0; c < e->C; c++)
-				e->bbase[c + 1] = e->bbase[c] + chunk_room(e, c);
-			e->bidx = (int32_t *)(void *)(base + carve(&o, (size_t)e->bbase[e->C] * 4));
-			e->bval = (float *)(base + carve(&o, (size_t)e->bbase[e->C] * 4));
-			e->brows =
-				(struct model_rows
-					 *)(void *)(base +
-						    carve(&o, (size_t)e->C *
-								      sizeof(struct model_rows)));
-			g->n = n;
-			g->m = m;
-			g->D = 0;
-			g->slot = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
-			g->feat = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
-			g->uses = (int32_t *)(void *)(base + carve(&o, (size_t)n * 4));
-			g->WS = (float *)(base + carve(&o, (size_t)(g->dmax * m) * 4));
-			g->dWS = (float *)(base + carve(&o, (size_t)(g->dmax * m) * 4));
-			g->MS = (float *)(base + carve(&o, (size_t)(g->dmax * n) * 4));
-			g->dMS = (float *)(base + carve(&o, (size_t)(g->dmax * n) * 4));
-			g->G = (float *)(base + carve(&o, (size_t)(e->B * n) * 4));
-			e->lbase = (int64_t *)(void *)(base + carve(&o, (size_t)(e->C + 1) * 8));
-			e->lbase[0] = 0;
-			for (int64_t c = 0; c < e->C; c++)
-				e->lbase[c + 1] = e->lbase[c] + list_room(e, c);
-			g->lcol = (int32_t *)(void *)(base + carve(&o, (size_t)e->lbase[e->C] * 4));
-			g->lval = (float *)(base + carve(&o, (size_t)e->lbase[e->C] * 4));
-			g->lat = (int64_t *)(void *)(base + carve(&o, (size_t)e->B * 8));
-			g->lnnz = (int64_t *)(void *)(base + carve(&o, (size_t)e->B * 8));
-			for (int64_t i = 0; i < n; i++)
-				g->slot[i] = -1;
-		}
+		if (e->gram_on)
+			gram_layout(e, base, o_gram);
 		e->ch = (struct chunk *)(void *)(base + o_ch);
 		size_t oc = o_acc;
 
