@@ -289,7 +289,7 @@ static void pass_with(int k, int64_t n, const float *z0, const float *x, const f
 /* The AVX2 element-wise pass gives the SSE pass's bits: z -> g, db, the
  * loss, and the list of non-zeros, including where the list overflows,
  * for widths with every remainder mod 16 and densities of z > 0 from 0 to 1;
- * and so does the AVX2 model_axpy. */
+ * and so do the AVX2 model_axpy and Adam update. */
 static void test_kernels_same_bits(void **state)
 {
 	static const int64_t widths[] = {1,  7,	 8,  9,	 15, 16,  17,	23,
@@ -352,6 +352,35 @@ static void test_kernels_same_bits(void **state)
 		model_axpy(n, a0, z0, b.z);
 		assert_memory_equal(a.z, b.z, (size_t)n * sizeof(float));
 	}
+	/* and model_update_rows: 1-3 gradient accumulators, both signs of
+	 * gamma, rows of every remainder mod 8 */
+	for (int ng = 1; ng <= 3; ng++)
+		for (int sg = -1; sg <= 1; sg += 2) {
+			enum { R = 3, COLS = 37 };
+			static float w[2][R * COLS], mo[2][R * COLS], ve[2][R * COLS],
+				gr[3][R * COLS];
+			const float *grads[3] = {gr[0], gr[1], gr[2]};
+			const struct model_adam ad = model_adam_prepare(7, 0.01);
+			double sum[2];
+
+			for (int j = 0; j < R * COLS; j++) {
+				w[0][j] = w[1][j] = (float)(urand() - 0.5);
+				mo[0][j] = mo[1][j] = (float)(0.01 * (urand() - 0.5));
+				ve[0][j] = ve[1][j] = (float)(0.001 * urand());
+				for (int k = 0; k < 3; k++)
+					gr[k][j] = (float)(0.1 * (urand() - 0.5));
+			}
+			for (int c = 0; c < 2; c++) {
+				model_kernels(c ? MODEL_KERNELS_AVX2 : MODEL_KERNELS_SSE);
+				for (int cols = 1; cols <= COLS; cols += 4)
+					sum[c] = model_update_rows(w[c], mo[c], ve[c], grads, ng, 0,
+								   R, cols, sg * 0.5, &ad);
+			}
+			assert_memory_equal(w[0], w[1], sizeof w[0]);
+			assert_memory_equal(mo[0], mo[1], sizeof mo[0]);
+			assert_memory_equal(ve[0], ve[1], sizeof ve[0]);
+			assert_memory_equal(&sum[0], &sum[1], sizeof sum[0]);
+		}
 	/* every case ran, lists overflowed and lists were compared */
 	assert_int_equal(compared, 16 * 11 * 3);
 	assert_true(overflowed > 20);
