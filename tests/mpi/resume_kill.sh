@@ -15,7 +15,7 @@ cat >k.yaml <<'YAML'
 name: kill
 seed: 11
 model: {n: 200, alpha: 1.2, E: 1, dist: power}
-train: {batch: 128, steps: 1000, lr: 1e-2, warmup: 20, log_every: 20, threads: 1}
+train: {batch: 128, steps: 3000, lr: 1e-2, warmup: 20, log_every: 20, threads: 1}
 grid:
   m: [4, 8, 16, 32]
   gamma: [-1, -0.3, 0.3, 1]
