@@ -251,15 +251,20 @@ int model_kernels(int want)
 	return atomic_load(&kernels);
 }
 
+/* The kernels in use, chosen at the first call (acquire: pack_order is
+ * filled before the choice is stored). */
+static int kernels_in_use(void)
+{
+	const int k = atomic_load_explicit(&kernels, memory_order_acquire);
+
+	return k >= 0 ? k : model_kernels(MODEL_KERNELS_QUERY);
+}
+
 static double row_pass(int64_t n, float *zr, const float *xr, float scale, float *db,
 		       struct collect *c)
 {
-	int k = atomic_load_explicit(&kernels, memory_order_acquire); /* after pack_order */
-
-	if (k < 0)
-		k = model_kernels(MODEL_KERNELS_QUERY);
 #ifdef HAVE_AVX2_PASS
-	if (k == MODEL_KERNELS_AVX2)
+	if (kernels_in_use() == MODEL_KERNELS_AVX2)
 		return row_pass_avx2(n, zr, xr, scale, db, c);
 #endif
 	const v4sf zero = {0};
@@ -421,7 +426,7 @@ __attribute__((target("avx2"))) static void axpy_avx2(int64_t m, float a, const 
 void model_axpy(int64_t m, float a, const float *x, float *y)
 {
 #ifdef HAVE_AVX2_PASS
-	if (m >= 64 && atomic_load_explicit(&kernels, memory_order_relaxed) == MODEL_KERNELS_AVX2) {
+	if (m >= 64 && kernels_in_use() == MODEL_KERNELS_AVX2) {
 		axpy_avx2(m, a, x, y);
 		return;
 	}
@@ -546,8 +551,7 @@ double model_update_rows(float *W, float *mW, float *vW, const float *const *gra
 		int64_t j = 0;
 
 #ifdef HAVE_AVX2_PASS
-		if (cols >= 8 &&
-		    atomic_load_explicit(&kernels, memory_order_relaxed) == MODEL_KERNELS_AVX2) {
+		if (cols >= 8 && kernels_in_use() == MODEL_KERNELS_AVX2) {
 			const struct adam_consts k = {b1, b2, c1, c2, step_size, inv_sqrt_bc2, eps};
 
 			j = adam_avx2(w, mo, ve, grads, ngrad, i * cols, cols, &k);
