@@ -486,9 +486,15 @@ static int64_t sample_room(const struct engine *e, int64_t rows)
 }
 
 /* Room of chunk C of the batch sampled for the Gram path. */
+/* Rows of the batch in chunk C: [B·c/C, B·(c + 1)/C). */
+static int64_t chunk_rows(const struct engine *e, int64_t c)
+{
+	return e->B * (c + 1) / e->C - e->B * c / e->C;
+}
+
 static int64_t chunk_room(const struct engine *e, int64_t c)
 {
-	return sample_room(e, e->B * (c + 1) / e->C - e->B * c / e->C);
+	return sample_room(e, chunk_rows(e, c));
 }
 
 /* Room of chunk C in the Gram path's lists of the non-zeros of g (a row that
@@ -496,9 +502,7 @@ static int64_t chunk_room(const struct engine *e, int64_t c)
  * of the chunk's entries. */
 static int64_t list_room(const struct engine *e, int64_t c)
 {
-	const int64_t rows = e->B * (c + 1) / e->C - e->B * c / e->C;
-
-	return (int64_t)(e->sparse_f * (double)(rows * e->n)) + 8;
+	return (int64_t)(e->sparse_f * (double)(chunk_rows(e, c) * e->n)) + 8;
 }
 
 static size_t carve(size_t *off, size_t bytes)
