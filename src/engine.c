@@ -13,8 +13,12 @@
  * Hot path: model_block_grad inside phase 1.  A Gram-path step (gram.h)
  * has six phases, listed at phase_sample; when the Gram buffers exist, every
  * step starts with its first two (sample the batch, choose the path).  Its
- * product phases give each thread one fixed share (one sgemm call each).
+ * per-sample phases cut the batch into GC chunks (8T), its product phases
+ * cut their items into fixed pieces of decreasing size (piece_cut); threads
+ * claim both dynamically, so a core that the host slows for a moment hands
+ * the rest of the phase to the others instead of holding them back.
  */
+#include <sched.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,16 +61,21 @@
 enum phase { PHASE_QUIT, PHASE_STEP, PHASE_GRAD, PHASE_EVAL };
 
 /* A reusable barrier whose size can shrink (failed thread start).  A
- * waiter spins for up to BARRIER_SPIN_NS before it sleeps: a step crosses
- * about seven barriers a few hundred microseconds apart, and waking a
- * sleeping thread costs tens of microseconds on a virtual machine.  The
- * bound keeps an oversubscribed node (more threads than cores) from
- * losing more than that per crossing. */
-#define BARRIER_SPIN_NS 20000
+ * waiter spins for up to spin_ns before it sleeps: a step crosses about
+ * seven barriers a millisecond or less apart, and waking a sleeping thread
+ * costs 5-45 µs on a virtual machine (measured: median 8, 99th percentile
+ * 44).  SPIN_OWN_NS when the job's threads fit the CPUs the process may
+ * run on (as under Slurm with cpus-per-task = threads); SPIN_SHARED_NS when
+ * they do not, so that a spinning thread cannot keep the one it waits for
+ * off an oversubscribed core for long.  (n = 1000, m = 100, two threads:
+ * 200 µs instead of 20 µs gave a 3-5 % faster step.) */
+#define SPIN_OWN_NS    200000
+#define SPIN_SHARED_NS 20000
 struct barrier {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int count, waiting;
+	int64_t spin_ns;
 	atomic_uint gen;
 };
 
@@ -81,41 +90,57 @@ struct worker {
 	float *dW, *db;	      /* accumulators of the chunk being processed */
 };
 
-/* One chunk of the batch (phase 1) and one range of rows of W (phase 2). */
+/* One chunk of the batch (block path: C chunks, phase 1; Gram path: GC)
+ * and one range of rows of W (block path, phase 2) or piece of the Gram
+ * path's last phase. */
 struct chunk {
-	float *dW, *db;	 /* (n, m), (n) gradient accumulators of the chunk's rows */
+	float *dW, *db;	 /* (n, m), (n) gradient accumulators of the chunk's rows;
+			    dW only in the first C chunks */
 	double loss;	 /* the chunk's Σ (y - x)² */
 	double psum;	 /* Σ of the parameters updated by update range c */
 	bool overflow;	 /* the Gram path's batch did not fit the chunk's room */
 	int64_t entries; /* the Gram path: entries of the chunk's g kept (gram_rows) */
 };
 
-/* Counters of the phases: threads claim items (chunks, ranges) from them. */
-enum counter { CNT_CHUNK, CNT_UPDATE, CNT_SAMPLE, CNT_N };
+/* Counters of the phases: threads claim items (chunks, ranges, pieces)
+ * from them; each phase of a step has its own (they are reset per step). */
+enum counter { CNT_CHUNK, CNT_UPDATE, CNT_SAMPLE, CNT_FORWARD, CNT_REDUCE, CNT_GRAM_GRAD, CNT_N };
+
+/* The Gram path's product phases cut their items into T·NLEVELS pieces
+ * (one with one thread): per level, T equal pieces sharing the level's
+ * fraction.  Big pieces first (OpenBLAS runs small calls slower), small
+ * ones last, to balance the threads (n = 1000, m = 100, two threads: one
+ * fixed half per thread lost 20-30 % of a phase to the slower thread). */
+#define NLEVELS 3
+static const double piece_level[NLEVELS] = {0.85, 0.10, 0.05};
 
 struct engine {
 	const struct job_point *job;
-	int64_t n, m, B, T, C, block_rows, cap, gcap;
+	int64_t n, m, B, T, block_rows, cap, gcap;
+	int64_t C;	 /* chunks of the block path's batch and update ranges */
+	int64_t GC;	 /* chunks of the Gram path's batch */
+	int64_t nch;	 /* max(C, GC): chunk structs */
+	int64_t pieces;	 /* pieces of the Gram path's product phases */
 	struct sampler *smp;
 	void *block;  /* the one allocation */
 	size_t bytes; /* its size */
 	struct engine_params par;
 	const float **gW;	 /* (C) accumulators of W, in chunk order */
-	const float **gb;	 /* (C) accumulators of b */
+	const float **gb;	 /* (nch) accumulators of b */
 	struct worker *w;	 /* (T) */
-	struct chunk *ch;	 /* (C) */
+	struct chunk *ch;	 /* (nch) */
 	atomic_long next[CNT_N]; /* next item to claim, per counter */
 	/* the Gram path (gram_on: its buffers exist; gram_step: this step uses it) */
 	struct gram gr;
 	bool gram_on, gram_step;
 	int gram_mode;		  /* engine_opts.gram */
-	int64_t *bstart;	  /* (B + C) CSR offsets of the batch, per chunk */
+	int64_t *bstart;	  /* (B + GC) CSR offsets of the batch, per chunk */
 	int32_t *bidx;		  /* the batch's active features, chunk c at bbase[c] */
 	float *bval;		  /* their values */
-	int64_t *bbase;		  /* (C + 1) start of each chunk's room in bidx/bval */
-	int64_t *lbase;		  /* (C + 1) start of each chunk's room in gr.lcol/lval */
+	int64_t *bbase;		  /* (GC + 1) start of each chunk's room in bidx/bval */
+	int64_t *lbase;		  /* (GC + 1) start of each chunk's room in gr.lcol/lval */
 	double sparse_f;	  /* engine_opts.sparse_max, in [0, 1] */
-	struct model_rows *brows; /* (C) the batch's chunks */
+	struct model_rows *brows; /* (GC) the batch's chunks */
 	int nthreads;		  /* pthreads started */
 	bool sync_ready;
 	struct barrier bar;
@@ -126,7 +151,7 @@ struct engine {
 	int64_t eval_n;
 };
 
-static int barrier_init(struct barrier *b, int count)
+static int barrier_init(struct barrier *b, int count, int64_t spin_ns)
 {
 	if (pthread_mutex_init(&b->mu, NULL) != 0)
 		return -1;
@@ -136,6 +161,7 @@ static int barrier_init(struct barrier *b, int count)
 	}
 	b->count = count;
 	b->waiting = 0;
+	b->spin_ns = spin_ns;
 	atomic_init(&b->gen, 0);
 	return 0;
 }
@@ -175,7 +201,7 @@ static void barrier_wait(struct barrier *b)
 	for (int64_t t0 = clock_ns(), i = 1;; i++) {
 		if (atomic_load_explicit(&b->gen, memory_order_acquire) != gen)
 			return;
-		if (i % 64 == 0 && clock_ns() - t0 > BARRIER_SPIN_NS)
+		if (i % 64 == 0 && clock_ns() - t0 > b->spin_ns)
 			break;
 		cpu_relax();
 	}
@@ -281,8 +307,8 @@ static void phase_sample(struct worker *w)
 	struct engine *e = w->e;
 	long c;
 
-	while ((c = atomic_fetch_add(&e->next[CNT_SAMPLE], 1)) < e->C) {
-		const int64_t r0 = e->B * c / e->C, r1 = e->B * (c + 1) / e->C;
+	while ((c = atomic_fetch_add(&e->next[CNT_SAMPLE], 1)) < e->GC) {
+		const int64_t r0 = e->B * c / e->GC, r1 = e->B * (c + 1) / e->GC;
 		const int64_t room = e->bbase[c + 1] - e->bbase[c];
 		int64_t *start = e->bstart + r0 + c;
 		int32_t *idx = e->bidx + e->bbase[c];
@@ -304,32 +330,52 @@ static void choose_path(struct engine *e)
 {
 	bool fits = true;
 
-	for (int64_t c = 0; c < e->C; c++) {
-		fits = fits && !e->ch[c].overflow;
-		e->ch[c].psum = 0; /* the Gram path sets T of the C */
+	for (int64_t c = 0; c < e->nch; c++) {
+		fits = fits && (c >= e->GC || !e->ch[c].overflow);
+		e->ch[c].psum = 0; /* each path sets those of its own ranges */
 	}
 	e->gram_step = false;
 	if (!fits)
 		return; /* ≈ never: the block path samples again */
-	gram_slots(&e->gr, e->brows, e->C);
+	gram_slots(&e->gr, e->brows, e->GC);
 	e->gram_step = e->gr.D <= e->gr.dmax;
 }
 
-/* Thread t's share [T0, T1) of N items in the Gram path's product phases:
- * one sgemm call per thread, as large as it can be (OpenBLAS's small calls
- * run slower, the more so on two threads at once). */
-static void thread_share(const struct worker *w, int64_t N, int64_t *t0, int64_t *t1)
+/* Where piece J of a product phase starts, as a fraction of its items:
+ * a pure function of J and T, so the pieces, and the bits, do not depend
+ * on which thread claims which. */
+static double piece_cut(const struct engine *e, int64_t j)
 {
-	*t0 = N * w->t / w->e->T;
-	*t1 = N * (w->t + 1) / w->e->T;
+	const int64_t level = j / e->T;
+	double at = 0;
+
+	if (j >= e->pieces)
+		return 1.0;
+	for (int64_t l = 0; l < level; l++)
+		at += piece_level[l];
+	return at + piece_level[level] * (double)(j % e->T) / (double)e->T;
+}
+
+/* Claims the next piece of the phase counted by CNT: its items [*I0, *I1)
+ * of N and its index.  Returns -1 when none is left. */
+static long claim_piece(struct engine *e, enum counter cnt, int64_t N, int64_t *i0, int64_t *i1)
+{
+	const long p = atomic_fetch_add(&e->next[cnt], 1);
+
+	if (p >= e->pieces)
+		return -1;
+	*i0 = (int64_t)(piece_cut(e, p) * (double)N);
+	*i1 = p + 1 == e->pieces ? N : (int64_t)(piece_cut(e, p + 1) * (double)N);
+	return p;
 }
 
 static void phase_forward(struct worker *w)
 {
+	struct engine *e = w->e;
 	int64_t s0, s1;
 
-	thread_share(w, w->e->gr.D, &s0, &s1);
-	gram_forward_slots(&w->e->gr, w->e->par.W, s0, s1);
+	while (claim_piece(e, CNT_FORWARD, e->gr.D, &s0, &s1) >= 0)
+		gram_forward_slots(&e->gr, e->par.W, s0, s1);
 }
 
 /* z, g and the list of g's non-zeros of each sample, by chunks claimed
@@ -341,43 +387,48 @@ static void phase_rows(struct worker *w)
 
 	long c;
 
-	while ((c = atomic_fetch_add(&e->next[CNT_CHUNK], 1)) < e->C) {
+	while ((c = atomic_fetch_add(&e->next[CNT_CHUNK], 1)) < e->GC) {
 		struct chunk *ch = &e->ch[c];
 
 		memset(ch->db, 0, (size_t)e->n * sizeof *ch->db);
-		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->C, scale, ch->db,
+		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->GC, scale, ch->db,
 				     w->wk.z, w->wk.xrow, e->lbase[c],
 				     e->lbase[c + 1] - e->lbase[c], &ch->entries);
 	}
 }
 
+/* dM_S and dM_S W by pieces of the slots, cut by their cost. */
 static void phase_reduce(struct worker *w)
 {
 	struct engine *e = w->e;
 	int64_t s0, s1, entries = 0;
+	long p;
 
-	for (int64_t c = 0; c < e->C; c++)
+	for (int64_t c = 0; c < e->GC; c++)
 		entries += e->ch[c].entries;
-	gram_slot_share(&e->gr, entries, e->B, w->t, e->T, &s0, &s1);
-	gram_reduce_slots(&e->gr, e->brows, e->C, e->par.W, s0, s1);
+	while ((p = atomic_fetch_add(&e->next[CNT_REDUCE], 1)) < e->pieces) {
+		gram_slot_share(&e->gr, entries, e->B, piece_cut(e, p), piece_cut(e, p + 1), &s0,
+				&s1);
+		gram_reduce_slots(&e->gr, e->brows, e->GC, e->par.W, s0, s1);
+	}
 }
 
-/* dW by ranges of rows (into chunk 0's accumulator), then, when UPDATE, the
- * decay and Adam update of those rows. */
+/* dW by pieces of rows (into chunk 0's accumulator), then, when UPDATE,
+ * the decay and Adam update of those rows. */
 static void phase_gram_grad(struct worker *w, bool update)
 {
 	struct engine *e = w->e;
 	int64_t i0, i1;
+	long p;
 
-	thread_share(w, e->n, &i0, &i1);
-	gram_grad_rows(&e->gr, i0, i1, e->ch[0].dW);
-	if (update) {
-		const int64_t u = w->t;
-
-		e->ch[u].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1,
+	while ((p = claim_piece(e, CNT_GRAM_GRAD, e->n, &i0, &i1)) >= 0) {
+		gram_grad_rows(&e->gr, i0, i1, e->ch[0].dW);
+		if (!update)
+			continue;
+		e->ch[p].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1,
 						  e->m, e->job->gamma, &e->aW);
-		e->ch[u].psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, (int)e->C,
-						   i0, i1, 1, 0.0, &e->ab);
+		e->ch[p].psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb,
+						   (int)e->GC, i0, i1, 1, 0.0, &e->ab);
 	}
 }
 
@@ -485,13 +536,13 @@ static int64_t sample_room(const struct engine *e, int64_t rows)
 	return (int64_t)fmax(cap, (double)e->n);
 }
 
-/* Room of chunk C of the batch sampled for the Gram path. */
-/* Rows of the batch in chunk C: [B·c/C, B·(c + 1)/C). */
+/* Rows of the Gram path's batch in chunk C: [B·c/GC, B·(c + 1)/GC). */
 static int64_t chunk_rows(const struct engine *e, int64_t c)
 {
-	return e->B * (c + 1) / e->C - e->B * c / e->C;
+	return e->B * (c + 1) / e->GC - e->B * c / e->GC;
 }
 
+/* Room of chunk C of the batch sampled for the Gram path. */
 static int64_t chunk_room(const struct engine *e, int64_t c)
 {
 	return sample_room(e, chunk_rows(e, c));
@@ -528,7 +579,7 @@ static void *place(char *base, size_t *off, size_t bytes)
  * else also the pointers and tables.  Returns the offset after them. */
 static size_t gram_layout(struct engine *e, char *base, size_t off)
 {
-	const int64_t n = e->n, m = e->m, B = e->B, C = e->C, dmax = e->gr.dmax;
+	const int64_t n = e->n, m = e->m, B = e->B, C = e->GC, dmax = e->gr.dmax;
 	struct gram *g = &e->gr;
 	int64_t room = 0, lroom = 0;
 
@@ -569,6 +620,16 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 	return off;
 }
 
+/* CPUs this process may run on (its affinity mask), at least 1. */
+static int64_t usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return 1;
+}
+
 int engine_create(const struct job_point *job, uint64_t seed, const struct engine_opts *opts,
 		  struct engine **out, char *err)
 {
@@ -603,6 +664,11 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	e->B = job->batch;
 	e->T = T;
 	e->C = T == 1 ? 1 : 2 * T;
+	/* the Gram path's per-sample phases: 8 chunks per thread (of at least
+	 * 32 samples each, unless that leaves fewer than 2T) */
+	e->GC = T == 1 ? 1 : (int64_t)fmin(8.0 * (double)T, fmax(2.0 * (double)T, (double)(e->B / 32)));
+	e->nch = e->C > e->GC ? e->C : e->GC;
+	e->pieces = T == 1 ? 1 : T * NLEVELS;
 	e->block_rows = opts && opts->block_rows > 0 ? opts->block_rows
 			: n * m > LARGE_W_FLOATS     ? LARGE_BLOCK_ROWS
 						     : DEFAULT_BLOCK_ROWS;
@@ -646,13 +712,14 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	o_mb = carve(&off, (size_t)n * 4);
 	o_vb = carve(&off, (size_t)n * 4);
 	o_gW = carve(&off, (size_t)e->C * sizeof(float *));
-	o_gb = carve(&off, (size_t)e->C * sizeof(float *));
+	o_gb = carve(&off, (size_t)e->nch * sizeof(float *));
 	o_w = carve(&off, (size_t)T * sizeof(struct worker));
-	o_ch = carve(&off, (size_t)e->C * sizeof(struct chunk));
+	o_ch = carve(&off, (size_t)e->nch * sizeof(struct chunk));
 	o_acc = off;
-	for (int64_t c = 0; c < e->C; c++) {
-		carve(&off, (size_t)(n * m) * 4); /* dW_c */
-		carve(&off, (size_t)n * 4);	  /* db_c */
+	for (int64_t c = 0; c < e->nch; c++) {
+		if (c < e->C)
+			carve(&off, (size_t)(n * m) * 4); /* dW_c */
+		carve(&off, (size_t)n * 4); /* db_c */
 	}
 	for (int64_t t = 0; t < T; t++) {
 		o_t[t] = off;
@@ -711,10 +778,12 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 		e->ch = (struct chunk *)(void *)(base + o_ch);
 		size_t oc = o_acc;
 
-		for (int64_t c = 0; c < e->C; c++) {
-			e->ch[c].dW = (float *)(base + carve(&oc, (size_t)(n * m) * 4));
+		for (int64_t c = 0; c < e->nch; c++) {
+			if (c < e->C) {
+				e->ch[c].dW = (float *)(base + carve(&oc, (size_t)(n * m) * 4));
+				e->gW[c] = e->ch[c].dW;
+			}
 			e->ch[c].db = (float *)(base + carve(&oc, (size_t)n * 4));
-			e->gW[c] = e->ch[c].dW;
 			e->gb[c] = e->ch[c].db;
 		}
 	}
@@ -725,7 +794,8 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	openblas_set_num_threads(1);
 	engine_init(e);
 	if (T > 1) {
-		if (barrier_init(&e->bar, (int)T) != 0) {
+		if (barrier_init(&e->bar, (int)T, T <= usable_cpus() ? SPIN_OWN_NS : SPIN_SHARED_NS) !=
+		    0) {
 			snprintf(err, SPEC_ERR_LEN, "cannot create the thread barrier");
 			rc = ERR_NOMEM;
 			goto fail;
@@ -792,6 +862,12 @@ void engine_init(struct engine *e)
 	memset(e->par.vb, 0, (size_t)e->n * 4);
 }
 
+/* Chunks of the batch in the last step: the Gram path's or the block path's. */
+static int64_t step_chunks(const struct engine *e)
+{
+	return e->gram_step ? e->GC : e->C;
+}
+
 int engine_step(struct engine *e, int64_t step, double *loss)
 {
 	const struct job_point *job = e->job;
@@ -803,10 +879,10 @@ int engine_step(struct engine *e, int64_t step, double *loss)
 	e->ab = model_adam_prepare(
 		step, model_lr(job->lr_b, step, job->steps, job->warmup, job->lr_min_ratio));
 	dispatch(e, PHASE_STEP);
-	for (int64_t c = 0; c < e->C; c++) {
+	for (int64_t c = 0; c < step_chunks(e); c++)
 		L += e->ch[c].loss;
+	for (int64_t c = 0; c < e->nch; c++)
 		psum += e->ch[c].psum;
-	}
 	L /= (double)e->B;
 	*loss = L;
 	return isfinite(L) && isfinite(psum) ? 0 : ERR_DIVERGED;
@@ -829,11 +905,11 @@ double engine_gradient(struct engine *e, int64_t step, float *dW, float *db)
 	for (int64_t i = 0; i < e->n; i++) {
 		float g = e->gb[0][i];
 
-		for (int64_t c = 1; c < e->C; c++)
+		for (int64_t c = 1; c < step_chunks(e); c++)
 			g += e->gb[c][i];
 		db[i] = g;
 	}
-	for (int64_t c = 0; c < e->C; c++)
+	for (int64_t c = 0; c < step_chunks(e); c++)
 		L += e->ch[c].loss;
 	return L / (double)e->B;
 }

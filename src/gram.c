@@ -34,7 +34,7 @@ void gram_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk)
 	}
 }
 
-void gram_slot_share(const struct gram *g, int64_t entries, int64_t rows, int64_t t, int64_t T,
+void gram_slot_share(const struct gram *g, int64_t entries, int64_t rows, double f0, double f1,
 		     int64_t *s0, int64_t *s1)
 {
 	/* per slot: its share of the sgemm (2·n·m FLOP) and its additions
@@ -47,12 +47,12 @@ void gram_slot_share(const struct gram *g, int64_t entries, int64_t rows, int64_
 
 	for (int64_t k = 0; k < g->D; k++)
 		total += fixed + per_use * g->uses[k];
-	for (; s < g->D && sum < total * (double)t / (double)T; s++)
+	for (; s < g->D && sum < total * f0; s++)
 		sum += fixed + per_use * g->uses[s];
 	*s0 = s;
-	for (; s < g->D && sum < total * (double)(t + 1) / (double)T; s++)
+	for (; s < g->D && sum < total * f1; s++)
 		sum += fixed + per_use * g->uses[s];
-	*s1 = t + 1 == T ? g->D : s;
+	*s1 = f1 >= 1.0 ? g->D : s;
 }
 
 void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)

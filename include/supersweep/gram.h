@@ -53,11 +53,12 @@ struct gram {
  * Sets G->D and the slots' uses.  Serial; O(n + entries). */
 void gram_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk);
 
-/* gram_slot_share - thread T's range [S0, S1) of the slots (of TS threads)
- * for gram_reduce_slots, balanced by its cost: each slot's share of the
- * product plus its additions (its uses times the mean entries of a sample's
- * g: ENTRIES over ROWS samples).  Any cut gives the same bits. */
-void gram_slot_share(const struct gram *g, int64_t entries, int64_t rows, int64_t t, int64_t ts,
+/* gram_slot_share - the range [S0, S1) of the slots whose cost lies
+ * between the fractions F0 and F1 of the total (F1 >= 1: up to D), for
+ * gram_reduce_slots: each slot's share of the product plus its additions
+ * (its uses times the mean entries of a sample's g: ENTRIES over ROWS
+ * samples).  Any cut gives the same bits. */
+void gram_slot_share(const struct gram *g, int64_t entries, int64_t rows, double f0, double f1,
 		     int64_t *s0, int64_t *s1);
 
 /* gram_forward_slots - W_S and M_S = W_S Wᵀ for slots [S0, S1). */
