@@ -11,8 +11,9 @@
  * not change a bit, so for a fixed T the result is deterministic, and a
  * thread that the OS preempts does not hold the others back (shared nodes).
  * Hot path: model_block_grad inside phase 1.  A Gram-path step (gram.h)
- * has six phases, listed at phase_sample; when the Gram buffers exist, every
- * step starts with its first two (sample the batch, choose the path).  Its
+ * has five phases, listed at phase_sample; when the Gram buffers exist, every
+ * step starts with its first (sample the batch), after which the last
+ * thread to finish numbers the active features and chooses the path.  Its
  * per-sample phases cut the batch into GC chunks (8T), its product phases
  * cut their items into fixed pieces of decreasing size (piece_cut); threads
  * claim both dynamically, so a core that the host slows for a moment hands
@@ -184,12 +185,16 @@ static int64_t clock_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void barrier_wait(struct barrier *b)
+/* Waits until every thread has arrived; the last to arrive runs LAST(ARG)
+ * (when not NULL) before it releases the others. */
+static void barrier_wait_then(struct barrier *b, void (*last)(void *), void *arg)
 {
 	pthread_mutex_lock(&b->mu);
 	const unsigned gen = atomic_load(&b->gen);
 
 	if (++b->waiting >= b->count) {
+		if (last)
+			last(arg);
 		b->waiting = 0;
 		atomic_store(&b->gen, gen + 1);
 		pthread_cond_broadcast(&b->cv);
@@ -210,6 +215,11 @@ static void barrier_wait(struct barrier *b)
 	while (atomic_load(&b->gen) == gen)
 		pthread_cond_wait(&b->cv, &b->mu);
 	pthread_mutex_unlock(&b->mu);
+}
+
+static void barrier_wait(struct barrier *b)
+{
+	barrier_wait_then(b, NULL, NULL);
 }
 
 static void barrier_destroy(struct barrier *b)
@@ -298,10 +308,11 @@ static void phase_eval(struct worker *w)
 					 e->eval_n * (c + 1) / e->C, false);
 }
 
-/* The Gram path's phases (gram.h): sample the batch by chunks; (thread 0)
- * number its active features and choose the path; M_S by slot ranges; z and
- * g of each sample by chunks; dM_S and dM_S W by slot ranges; dW and the
- * update by ranges of rows of W. */
+/* The Gram path's phases (gram.h): sample the batch by chunks (then the
+ * last thread to finish numbers its active features and chooses the path:
+ * choose_path); M_S by pieces of the slots; z and g of each sample by
+ * chunks; dM_S and dM_S W by pieces of the slots; dW and the update by
+ * pieces of the rows of W. */
 static void phase_sample(struct worker *w)
 {
 	struct engine *e = w->e;
@@ -326,8 +337,9 @@ static void phase_sample(struct worker *w)
 	}
 }
 
-static void choose_path(struct engine *e)
+static void choose_path(void *arg)
 {
+	struct engine *e = arg;
 	bool fits = true;
 
 	for (int64_t c = 0; c < e->nch; c++) {
@@ -438,6 +450,15 @@ static void sync_threads(struct engine *e)
 		barrier_wait(&e->bar);
 }
 
+/* sync_threads, then LAST(E) on one thread: the last to arrive. */
+static void sync_threads_then(struct engine *e, void (*last)(void *))
+{
+	if (e->T > 1)
+		barrier_wait_then(&e->bar, last, e);
+	else
+		last(e);
+}
+
 /* A step's gradient (and, when UPDATE, its update) on every thread. */
 static void run_step(struct worker *w, bool update)
 {
@@ -445,10 +466,7 @@ static void run_step(struct worker *w, bool update)
 
 	if (e->gram_on) {
 		phase_sample(w);
-		sync_threads(e);
-		if (w->t == 0)
-			choose_path(e);
-		sync_threads(e);
+		sync_threads_then(e, choose_path);
 		if (e->gram_step) {
 			phase_forward(w);
 			sync_threads(e);

@@ -40,7 +40,7 @@ struct gram {
 	float *WS;     /* (dmax, m) W_S: rows of W of the slots */
 	float *MS;     /* (dmax, n) M_S */
 	float *dWS;    /* (dmax, m) dM_S W */
-	float *dMS;    /* (dmax, n) dM_S, zero between steps */
+	float *dMS;    /* (dmax, n) dM_S */
 	float *G;      /* (B, n) g of the samples whose g is dense */
 	int32_t *lcol; /* lists of the non-zeros of the g_r: columns */
 	float *lval;   /* and values */
@@ -76,13 +76,13 @@ double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int
 		 int64_t *entries);
 
 /* gram_reduce_slots - for slots [S0, S1): dM_S[k] = Σ_{r ∋ k} v_k g_r over the
- * NCHUNK chunks of rows in order (sample order), then dWS = dM_S W. */
+ * NCHUNK chunks of rows in order (sample order), from zero, then
+ * dWS = dM_S W. */
 void gram_reduce_slots(struct gram *g, const struct model_rows *chunks, int64_t nchunk,
 		       const float *W, int64_t s0, int64_t s1);
 
 /* gram_grad_rows - rows [I0, I1) of the gradient dW (n, m): dM_Sᵀ W_S, plus
- * dM_S W on the rows of S; then zeroes columns [I0, I1) of dM_S, which no
- * other range reads. */
+ * dM_S W on the rows of S. */
 void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW);
 
 #endif
