@@ -63,7 +63,7 @@ enum phase { PHASE_QUIT, PHASE_STEP, PHASE_GRAD, PHASE_EVAL };
 
 /* A reusable barrier whose size can shrink (failed thread start).  A
  * waiter spins for up to spin_ns before it sleeps: a step crosses about
- * seven barriers a millisecond or less apart, and waking a sleeping thread
+ * six barriers a millisecond or less apart, and waking a sleeping thread
  * costs 5-45 µs on a virtual machine (measured: median 8, 99th percentile
  * 44).  SPIN_OWN_NS when the job's threads fit the CPUs the process may
  * run on (as under Slurm with cpus-per-task = threads); SPIN_SHARED_NS when
