@@ -118,10 +118,10 @@ static const double piece_level[NLEVELS] = {0.85, 0.10, 0.05};
 struct engine {
 	const struct job_point *job;
 	int64_t n, m, B, T, block_rows, cap, gcap;
-	int64_t C;	 /* chunks of the block path's batch and update ranges */
-	int64_t GC;	 /* chunks of the Gram path's batch */
-	int64_t nch;	 /* max(C, GC): chunk structs */
-	int64_t pieces;	 /* pieces of the Gram path's product phases */
+	int64_t C;	/* chunks of the block path's batch and update ranges */
+	int64_t GC;	/* chunks of the Gram path's batch */
+	int64_t nch;	/* max(C, GC): chunk structs */
+	int64_t pieces; /* pieces of the Gram path's product phases */
 	struct sampler *smp;
 	void *block;  /* the one allocation */
 	size_t bytes; /* its size */
@@ -403,8 +403,8 @@ static void phase_rows(struct worker *w)
 		struct chunk *ch = &e->ch[c];
 
 		memset(ch->db, 0, (size_t)e->n * sizeof *ch->db);
-		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->GC, scale, ch->db,
-				     w->wk.z, w->wk.xrow, e->lbase[c],
+		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->GC, scale,
+				     ch->db, w->wk.z, w->wk.xrow, e->lbase[c],
 				     e->lbase[c + 1] - e->lbase[c], &ch->entries);
 	}
 }
@@ -684,7 +684,8 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	e->C = T == 1 ? 1 : 2 * T;
 	/* the Gram path's per-sample phases: 8 chunks per thread (of at least
 	 * 32 samples each, unless that leaves fewer than 2T) */
-	e->GC = T == 1 ? 1 : (int64_t)fmin(8.0 * (double)T, fmax(2.0 * (double)T, (double)(e->B / 32)));
+	e->GC = T == 1 ? 1
+		       : (int64_t)fmin(8.0 * (double)T, fmax(2.0 * (double)T, (double)(e->B / 32)));
 	e->nch = e->C > e->GC ? e->C : e->GC;
 	e->pieces = T == 1 ? 1 : T * NLEVELS;
 	e->block_rows = opts && opts->block_rows > 0 ? opts->block_rows
@@ -737,7 +738,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	for (int64_t c = 0; c < e->nch; c++) {
 		if (c < e->C)
 			carve(&off, (size_t)(n * m) * 4); /* dW_c */
-		carve(&off, (size_t)n * 4); /* db_c */
+		carve(&off, (size_t)n * 4);		  /* db_c */
 	}
 	for (int64_t t = 0; t < T; t++) {
 		o_t[t] = off;
@@ -812,8 +813,8 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	openblas_set_num_threads(1);
 	engine_init(e);
 	if (T > 1) {
-		if (barrier_init(&e->bar, (int)T, T <= usable_cpus() ? SPIN_OWN_NS : SPIN_SHARED_NS) !=
-		    0) {
+		if (barrier_init(&e->bar, (int)T,
+				 T <= usable_cpus() ? SPIN_OWN_NS : SPIN_SHARED_NS) != 0) {
 			snprintf(err, SPEC_ERR_LEN, "cannot create the thread barrier");
 			rc = ERR_NOMEM;
 			goto fail;

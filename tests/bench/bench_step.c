@@ -18,7 +18,8 @@
  * Also prints one "RESULT key=value ..." line per shape for scripts.
  * Shapes are timed interleaved (steps, then sgemm, repeated) so that the
  * other tenants of a shared machine slow both alike.
- * usage: bench_step [quick]   (BENCH_BLOCK_ROWS overrides the block size)
+ * usage: bench_step [quick | pair]   (pair: only the two-thread figures;
+ *        BENCH_BLOCK_ROWS overrides the block size)
  */
 #include <math.h>
 #include <pthread.h>
@@ -231,6 +232,37 @@ static double steps_time(struct engine *e, int64_t *step, int K)
 	return (now_s() - t0) / K;
 }
 
+/* K steps of an engine on a thread of its own (two one-thread jobs at once). */
+struct steps_job {
+	struct engine *e;
+	int64_t step;
+	int K;
+	double t;
+};
+
+static void *steps_thread(void *arg)
+{
+	struct steps_job *j = arg;
+
+	j->t = steps_time(j->e, &j->step, j->K);
+	return NULL;
+}
+
+/* Seconds until both of two one-thread jobs have made their K steps,
+ * running at once on two threads. */
+static double steps_pair_time(struct steps_job *a, struct steps_job *b)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, steps_thread, b) != 0) {
+		fprintf(stderr, "bench_step: cannot start a thread\n");
+		exit(1);
+	}
+	steps_thread(a);
+	pthread_join(th, NULL);
+	return fmax(a->t, b->t);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -242,15 +274,17 @@ int main(int argc, char **argv)
 		{1000, 100, 2048, 2}, {10240, 256, 2048, 1},
 	};
 	const int quick = argc > 1 && !strcmp(argv[1], "quick");
+	const int pair_only = argc > 1 && !strcmp(argv[1], "pair");
 	const int reps = quick ? 1 : 5;
 	struct rusage ru;
 
 	printf("bench_step: trainer step vs its three sgemm products, interleaved, best of %d\n",
 	       reps);
-	printf("%6s %5s %5s %3s | %9s %8s %5s | %9s %8s | %6s | %8s | %10s %6s %5s\n", "n", "m",
-	       "B", "thr", "step ms", "GFLOP/s", "path", "sgemm ms", "GFLOP/s", "ratio", "job MiB",
-	       "trained ms", "ratio", "path");
-	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+	if (!pair_only)
+		printf("%6s %5s %5s %3s | %9s %8s %5s | %9s %8s | %6s | %8s | %10s %6s %5s\n", "n",
+		       "m", "B", "thr", "step ms", "GFLOP/s", "path", "sgemm ms", "GFLOP/s",
+		       "ratio", "job MiB", "trained ms", "ratio", "path");
+	for (size_t c = 0; c < (pair_only ? 0 : sizeof cases / sizeof cases[0]); c++) {
 		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
 		const double flop = 6.0 * (double)B * (double)n * (double)m;
 		const int K = quick ? 1 : (int)fmax(2, fmin(40, 1.2e10 / flop));
@@ -295,29 +329,43 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	{
-		/* 2 threads against 1 at m = 100: REPS2 pairs of runs of K2 steps
-		 * each, side by side; the median of the pairs' ratios (a noisy
-		 * neighbour slows one pair, not the median) */
-		enum { REPS2 = 15, K2 = 20 };
+		/* 2 threads against 1 at m = 100: REPS2 rounds of K2 steps each,
+		 * side by side: one job on 1 thread, the same job on 2 threads,
+		 * and two 1-thread jobs at once (what two cores of this machine
+		 * give this workload when nothing is shared but the hardware);
+		 * the medians of the rounds' ratios (a noisy neighbour slows one
+		 * round, not the median) */
+		enum { REPS2 = 25, K2 = 20 };
 		struct job_point j1 = job_of(1000, 100, 2048, 1), j2 = job_of(1000, 100, 2048, 2);
-		struct engine *e1 = trained_engine_of(&j1, quick ? 2 : 800);
-		struct engine *e2 = trained_engine_of(&j2, quick ? 2 : 800);
-		double t1[REPS2], t2[REPS2], ratio[REPS2];
-		int64_t s1 = quick ? 2 : 800, s2 = s1;
+		const int64_t pre = quick ? 2 : 800;
+		struct engine *e1 = trained_engine_of(&j1, pre);
+		struct engine *e2 = trained_engine_of(&j2, pre);
+		struct engine *e1b = trained_engine_of(&j1, pre);
+		double t1[REPS2], t2[REPS2], ratio[REPS2], jobs[REPS2];
+		int64_t s1 = pre, s2 = pre;
 		const int R = quick ? 1 : REPS2, K = quick ? 1 : K2;
+		struct steps_job ja = {e1, pre, K, 0}, jb = {e1b, pre, K, 0};
 
 		for (int r = 0; r < R; r++) {
 			t1[r] = steps_time(e1, &s1, K);
 			t2[r] = steps_time(e2, &s2, K);
 			ratio[r] = t1[r] / t2[r];
+			ja.step = s1;
+			jobs[r] = 2 * t1[r] / steps_pair_time(&ja, &jb);
+			s1 = ja.step;
 		}
 		engine_destroy(&e1);
 		engine_destroy(&e2);
-		printf("2 threads vs 1 at n = 1000, m = 100, trained, %d pairs of %d steps side by "
+		engine_destroy(&e1b);
+		printf("2 threads vs 1 at n = 1000, m = 100, trained, %d rounds of %d steps side "
+		       "by "
 		       "side: median %.3f ms vs %.3f ms, median ratio %.2fx (quartiles "
 		       "%.2f-%.2f)\n",
 		       R, K, 1e3 * median(t2, R), 1e3 * median(t1, R), median(ratio, R),
 		       quantile(ratio, R, 0.25), quantile(ratio, R, 0.75));
+		printf("the same rounds, two 1-thread jobs at once vs one alone (throughput): "
+		       "median %.2fx (quartiles %.2f-%.2f)\n",
+		       median(jobs, R), quantile(jobs, R, 0.25), quantile(jobs, R, 0.75));
 	}
 	{
 		/* the ceiling: two threads each running the three products */
