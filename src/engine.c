@@ -19,9 +19,9 @@
  * claim both dynamically, so a core that the host slows for a moment hands
  * the rest of the phase to the others instead of holding them back.
  */
-#include <sched.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +98,7 @@ struct chunk {
 	float *dW, *db;	 /* (n, m), (n) gradient accumulators of the chunk's rows;
 			    dW only in the first C chunks */
 	double loss;	 /* the chunk's Σ (y - x)² */
-	double psum;	 /* Σ of the parameters updated by update range c */
+	double psum;	 /* Σ of the parameters updated by range or piece c */
 	bool overflow;	 /* the Gram path's batch did not fit the chunk's room */
 	int64_t entries; /* the Gram path: entries of the chunk's g kept (gram_rows) */
 };
@@ -342,10 +342,10 @@ static void choose_path(void *arg)
 	struct engine *e = arg;
 	bool fits = true;
 
-	for (int64_t c = 0; c < e->nch; c++) {
-		fits = fits && (c >= e->GC || !e->ch[c].overflow);
+	for (int64_t c = 0; c < e->nch; c++)
 		e->ch[c].psum = 0; /* each path sets those of its own ranges */
-	}
+	for (int64_t c = 0; c < e->GC; c++)
+		fits = fits && !e->ch[c].overflow;
 	e->gram_step = false;
 	if (!fits)
 		return; /* ≈ never: the block path samples again */
