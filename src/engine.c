@@ -135,6 +135,7 @@ struct engine {
 	struct gram gr;
 	bool gram_on, gram_step;
 	int gram_mode;		  /* engine_opts.gram */
+	int64_t batch_step;	  /* the step whose batch bidx/bval hold whole, or -1 */
 	int64_t *bstart;	  /* (B + GC) CSR offsets of the batch, per chunk */
 	int32_t *bidx;		  /* the batch's active features, chunk c at bbase[c] */
 	float *bval;		  /* their values */
@@ -228,35 +229,72 @@ static void barrier_destroy(struct barrier *b)
 	pthread_mutex_destroy(&b->mu);
 }
 
-/* Rows [r0, r1) of a batch (purpose, step) or of the global eval rows. */
+/* The block of rows [R, min(R + block_rows, R1)) of the batch the Gram
+ * path sampled, when it lies within one of the batch's chunks (as it does
+ * when the chunks are multiples of a block, e.g. B = 2048 with up to 8
+ * threads).  Sampling is a pure function of (step, row), so these are the
+ * rows run_rows would sample. */
+static bool sampled_block(const struct engine *e, int64_t r, int64_t r1, struct model_rows *x)
+{
+	const int64_t end = r + e->block_rows < r1 ? r + e->block_rows : r1;
+	int64_t g = r * e->GC / e->B;
+
+	while (g > 0 && e->B * g / e->GC > r)
+		g--;
+	while (e->B * (g + 1) / e->GC <= r)
+		g++;
+	if (end > e->B * (g + 1) / e->GC)
+		return false;
+	x->nrows = end - r;
+	x->start = e->brows[g].start + (r - e->B * g / e->GC);
+	x->idx = e->brows[g].idx;
+	x->val = e->brows[g].val;
+	return true;
+}
+
+/* The next block of rows [*R, ...) of a batch (PURPOSE, STEP) or of the
+ * global eval rows, up to R1, sampled into the worker's scratch. */
+static struct model_rows sample_block(struct worker *w, enum sampler_purpose purpose, int64_t step,
+				      int64_t *r, int64_t r1)
+{
+	struct engine *e = w->e;
+	int64_t nr = 0, k = 0;
+
+	w->start[0] = 0;
+	while (*r < r1 && nr < e->block_rows && e->cap - k >= e->n) {
+		uint64_t s = (uint64_t)step, row = (uint64_t)*r;
+
+		if (purpose == SAMPLER_EVAL) {
+			s = (uint64_t)(*r / e->B);
+			row = (uint64_t)(*r % e->B);
+		}
+		k += sampler_row(e->smp, purpose, s, row, w->idx + k, w->val + k);
+		w->start[++nr] = k;
+		(*r)++;
+	}
+	return (struct model_rows){nr, w->start, w->idx, w->val};
+}
+
+/* Rows [r0, r1) of a batch (purpose, step) or of the global eval rows, in
+ * blocks: each sampled, or taken from the batch the Gram path sampled for
+ * this step (a step that then took the block path: its batch had too many
+ * distinct features). */
 static double run_rows(struct worker *w, enum sampler_purpose purpose, int64_t step, int64_t r0,
 		       int64_t r1, bool grad)
 {
 	struct engine *e = w->e;
 	const float scale = (float)(2.0 / ((double)e->B * (double)e->n));
+	const bool sampled = purpose == SAMPLER_DATA && e->batch_step == step;
 	double loss = 0;
 	int64_t r = r0;
 
 	while (r < r1) {
 		struct model_rows x;
-		int64_t nr = 0, k = 0;
 
-		w->start[0] = 0;
-		while (r < r1 && nr < e->block_rows && e->cap - k >= e->n) {
-			uint64_t s = (uint64_t)step, row = (uint64_t)r;
-
-			if (purpose == SAMPLER_EVAL) {
-				s = (uint64_t)(r / e->B);
-				row = (uint64_t)(r % e->B);
-			}
-			k += sampler_row(e->smp, purpose, s, row, w->idx + k, w->val + k);
-			w->start[++nr] = k;
-			r++;
-		}
-		x.nrows = nr;
-		x.start = w->start;
-		x.idx = w->idx;
-		x.val = w->val;
+		if (sampled && sampled_block(e, r, r1, &x))
+			r += x.nrows;
+		else
+			x = sample_block(w, purpose, step, &r, r1);
 		if (grad)
 			loss += model_block_grad(e->n, e->m, e->par.W, e->par.b, &x, scale, &w->wk,
 						 w->dW, w->db);
@@ -347,6 +385,7 @@ static void choose_path(void *arg)
 	for (int64_t c = 0; c < e->GC; c++)
 		fits = fits && !e->ch[c].overflow;
 	e->gram_step = false;
+	e->batch_step = fits ? e->step : -1;
 	if (!fits)
 		return; /* ≈ never: the block path samples again */
 	gram_slots(&e->gr, e->brows, e->GC);
@@ -708,6 +747,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 		goto fail;
 	e->cap = sample_room(e, e->block_rows);
 	e->gram_mode = opts ? opts->gram : 0;
+	e->batch_step = -1;
 	{
 		/* the Gram path (gram_layout) */
 		double dmax = (double)e->B * (2.0 * (double)m - 40.0 * job->E) / (6.0 * (double)m);
