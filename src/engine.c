@@ -407,13 +407,21 @@ static double piece_cut(const struct engine *e, int64_t j)
 	return at + piece_level[level] * (double)(j % e->T) / (double)e->T;
 }
 
-/* Claims the next piece of the phase counted by CNT: its items [*I0, *I1)
- * of N and its index.  Returns -1 when none is left. */
-static long claim_piece(struct engine *e, enum counter cnt, int64_t N, int64_t *i0, int64_t *i1)
+/* Claims the next piece of the phase counted by CNT: its index, or -1
+ * when none is left. */
+static long next_piece(struct engine *e, enum counter cnt)
 {
 	const long p = atomic_fetch_add(&e->next[cnt], 1);
 
-	if (p >= e->pieces)
+	return p < e->pieces ? p : -1;
+}
+
+/* next_piece, with its items [*I0, *I1) of N. */
+static long claim_piece(struct engine *e, enum counter cnt, int64_t N, int64_t *i0, int64_t *i1)
+{
+	const long p = next_piece(e, cnt);
+
+	if (p < 0)
 		return -1;
 	*i0 = (int64_t)(piece_cut(e, p) * (double)N);
 	*i1 = p + 1 == e->pieces ? N : (int64_t)(piece_cut(e, p + 1) * (double)N);
@@ -457,7 +465,7 @@ static void phase_reduce(struct worker *w)
 
 	for (int64_t c = 0; c < e->GC; c++)
 		entries += e->ch[c].entries;
-	while ((p = atomic_fetch_add(&e->next[CNT_REDUCE], 1)) < e->pieces) {
+	while ((p = next_piece(e, CNT_REDUCE)) >= 0) {
 		gram_slot_share(&e->gr, entries, e->B, piece_cut(e, p), piece_cut(e, p + 1), &s0,
 				&s1);
 		gram_reduce_slots(&e->gr, e->brows, e->GC, e->par.W, s0, s1);

@@ -101,6 +101,20 @@ static double sgemm3_time(struct sgemm3 *g, int threads, int K)
 	return t0;
 }
 
+/* FN(A) on this thread and FN(B) on another, at once; returns when both
+ * are done. */
+static void run_two(void *(*fn)(void *), void *a, void *b)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, fn, b) != 0) {
+		fprintf(stderr, "bench_step: cannot start a thread\n");
+		exit(1);
+	}
+	fn(a);
+	pthread_join(th, NULL);
+}
+
 /* Two threads of one process each doing K rounds of the three products,
  * single-threaded, on their own data: the throughput a 2-thread step could
  * reach at best (OpenBLAS's own locks and the memory system included). */
@@ -121,18 +135,12 @@ static void *sgemm3_thread(void *arg)
 static double sgemm3_pair_time(int64_t n, int64_t m, int64_t B, int K)
 {
 	struct sgemm3_job j[2];
-	pthread_t th;
 
 	for (int k = 0; k < 2; k++) {
 		sgemm3_init(&j[k].g, n, m, B);
 		j[k].K = K;
 	}
-	if (pthread_create(&th, NULL, sgemm3_thread, &j[1]) != 0) {
-		fprintf(stderr, "bench_step: cannot start a thread\n");
-		exit(1);
-	}
-	sgemm3_thread(&j[0]);
-	pthread_join(th, NULL);
+	run_two(sgemm3_thread, &j[0], &j[1]);
 	for (int k = 0; k < 2; k++)
 		sgemm3_free(&j[k].g);
 	return fmax(j[0].t, j[1].t);
@@ -252,14 +260,7 @@ static void *steps_thread(void *arg)
  * running at once on two threads. */
 static double steps_pair_time(struct steps_job *a, struct steps_job *b)
 {
-	pthread_t th;
-
-	if (pthread_create(&th, NULL, steps_thread, b) != 0) {
-		fprintf(stderr, "bench_step: cannot start a thread\n");
-		exit(1);
-	}
-	steps_thread(a);
-	pthread_join(th, NULL);
+	run_two(steps_thread, a, b);
 	return fmax(a->t, b->t);
 }
 
