@@ -46,17 +46,26 @@
 #define DEFAULT_SPARSE_MAX 0.1 /* density of g up to which the sparse products run */
 #define ALIGN		   64
 /* The Gram path (gram.h) runs a step when its batch has few enough distinct
- * active features D that it costs less than the block path once the model
- * has learned, as it has for most of a run (g sparse: the block path's cost
- * is ≈ its one dense product z = h Wᵀ, 2·B·n·m; the Gram path's is its three
- * products, 6·D·n·m, plus per-sample passes and small-K products worth
- * ≈ 40·E·B·n, a constant fitted to the steps below):
- *     6·D·m + 40·E·B ≤ 2·B·m,  i.e.  D ≤ D_max = B·(2m - 40E)/(6m).
+ * active features D that it costs less than the block path.  The block
+ * path's cost depends on the density ρ of g: dense (ρ above sparse_max, as at
+ * initialisation) it is its three products, 6·B·n·m; sparse, its one dense
+ * product z = h Wᵀ, 2·B·n·m, plus the products over g's non-zeros, which run
+ * ≈ 5x slower per FLOP than sgemm: ≈ 2·B·n·m·(1 + 10ρ).  The Gram path's is
+ * its three products, 6·D·n·m, plus per-sample passes and small-K products
+ * worth ≈ 40·E·B·n, a constant fitted to the steps below.  So it pays for
+ *     D ≤ D_max(ρ) = B·(c(ρ)·m - 40E)/(6m),  c = 6 (dense), 2·(1 + 10ρ) (sparse).
  * Measured (n = 1000, B = 2048, α = 1, D ≈ 506, one thread, after 5000
  * steps, ms block/Gram): m = 39 4.07/4.72, m = 63 5.15/5.45, m = 100
- * 7.25/6.68; at initialisation (g dense) the Gram step is 2x faster for
- * m ≥ 39, but that lasts a few hundred steps.  Its buffers (≈ (T + 1)·
- * D_max·n floats) are set up only when they take at most GRAM_MAX_BYTES. */
+ * 7.25/6.68; while g thins out (m = 63, warm-up 100: ρ = 0.08 at step 500,
+ * 0.02 at step 1000) 16.1/7.7 and 5.8/5.1, and at initialisation 1.5x.
+ * A step does not know its ρ before it runs; z = b + W Wᵀx is b away from a
+ * sample's few active features, so the fraction of b above zero stands for
+ * it (0.48 at initialisation, 0.10 and 0.01 at the steps above; a pure
+ * function of the parameters, so the choice is the same after a resume).
+ * Its buffers (≈ (T + 1)·rows·n floats, rows ≥ D_max(0)) are set up only when
+ * the path pays once g is sparse, as it is for most of a run, and they take
+ * at most GRAM_MAX_BYTES; they have room for the batches' D (mean + 6 sd)
+ * so that the path can run at initialisation. */
 #define GRAM_MAX_BYTES (256.0 * 1024 * 1024)
 
 enum phase { PHASE_QUIT, PHASE_STEP, PHASE_GRAD, PHASE_EVAL };
@@ -375,6 +384,27 @@ static void phase_sample(struct worker *w)
 	}
 }
 
+/* D_max(ρ) (see GRAM_MAX_BYTES): the largest D at which the Gram path pays
+ * when g has density RHO. */
+static double gram_pays_up_to(const struct engine *e, double rho)
+{
+	const double m = (double)e->m;
+	const double c = rho > e->sparse_f ? 6.0 : 2.0 * (1.0 + 10.0 * rho);
+
+	return (double)e->B * (c * m - 40.0 * e->job->E) / (6.0 * m);
+}
+
+/* The fraction of b above zero: the density of g the block path would see,
+ * but for the samples' own features (see GRAM_MAX_BYTES). */
+static double positive_fraction(const float *b, int64_t n)
+{
+	int64_t k = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		k += b[i] > 0;
+	return (double)k / (double)n;
+}
+
 static void choose_path(void *arg)
 {
 	struct engine *e = arg;
@@ -389,7 +419,9 @@ static void choose_path(void *arg)
 	if (!fits)
 		return; /* ≈ never: the block path samples again */
 	gram_slots(&e->gr, e->brows, e->GC);
-	e->gram_step = e->gr.D <= e->gr.dmax;
+	e->gram_step = e->gr.D <= e->gr.dmax &&
+		       (e->gram_mode > 0 ||
+			(double)e->gr.D <= gram_pays_up_to(e, positive_fraction(e->par.b, e->n)));
 }
 
 /* Where piece J of a product phase starts, as a fraction of its items:
@@ -572,20 +604,20 @@ static void dispatch(struct engine *e, enum phase phase)
 		barrier_wait(&e->bar);
 }
 
-/* Whether a batch of B samples has more than DMAX distinct active features
- * but with negligible chance: D = Σ_i Bernoulli(1 - (1 - p_i)^B), mean - 6 sd
- * > DMAX.  Then the Gram path is not set up (no buffers, no sampling twice). */
-static bool gram_never_pays(const struct sampler *smp, int64_t B, int64_t dmax)
+/* The distinct active features of a batch of B samples,
+ * D = Σ_i Bernoulli(1 - (1 - p_i)^B): its mean and standard deviation. */
+static void batch_features(const struct sampler *smp, int64_t B, double *mean, double *sd)
 {
-	double mean = 0, var = 0;
+	double mu = 0, var = 0;
 
 	for (int64_t i = 0; i < smp->n; i++) {
 		double q = smp->p[i] >= 1 ? 1 : -expm1((double)B * log1p(-smp->p[i]));
 
-		mean += q;
+		mu += q;
 		var += q * (1 - q);
 	}
-	return mean - 6 * sqrt(var) > (double)dmax;
+	*mean = mu;
+	*sd = sqrt(var);
 }
 
 /* Room (entries) for the samples of ROWS rows: their count is a Σ of
@@ -757,16 +789,21 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	e->gram_mode = opts ? opts->gram : 0;
 	e->batch_step = -1;
 	{
-		/* the Gram path (gram_layout) */
-		double dmax = (double)e->B * (2.0 * (double)m - 40.0 * job->E) / (6.0 * (double)m);
+		/* the Gram path (gram_layout): set up when it pays once g is
+		 * sparse for batches that are not all beyond it (mean - 6 sd) */
+		const double dmax = gram_pays_up_to(e, 0.0);
+		double mean, sd;
 
+		batch_features(e->smp, e->B, &mean, &sd);
+		e->gr.dmax = (int64_t)fmin(fmax(dmax, ceil(mean + 6.0 * sd)), (double)n);
+		if ((double)gram_layout(e, NULL, 0) > GRAM_MAX_BYTES) /* no room to spare */
+			e->gr.dmax = (int64_t)fmin(fmax(dmax, 0.0), (double)n);
 		if (e->gram_mode > 0)
-			dmax = (double)n; /* every batch (tests) */
-		e->gr.dmax = (int64_t)fmax(0.0, fmin(dmax, (double)n));
+			e->gr.dmax = n; /* every batch (tests) */
 		e->gram_on =
-			e->gram_mode > 0 || (e->gram_mode == 0 && e->gr.dmax > 0 &&
+			e->gram_mode > 0 || (e->gram_mode == 0 && dmax >= 1.0 &&
 					     (double)gram_layout(e, NULL, 0) <= GRAM_MAX_BYTES &&
-					     !gram_never_pays(e->smp, e->B, e->gr.dmax));
+					     mean - 6.0 * sd <= dmax);
 		if (e->gram_on) {
 			o_gram = off;
 			off = gram_layout(e, NULL, off);

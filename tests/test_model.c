@@ -388,12 +388,70 @@ static void test_kernels_same_bits(void **state)
 	model_kernels(MODEL_KERNELS_BEST);
 }
 
+/* The default choice of path follows g's density, which b stands for: at
+ * n = 1000, B = 2048, α = 1, E = 1 a batch has D ≈ 506 (sd ≈ 8) distinct
+ * features; at m = 63 the trained model's D_max is 466, so with b negative
+ * everywhere (g sparse) the step takes the block path, and with b positive
+ * everywhere (g dense, D_max ≈ B) the Gram path; with 2 % of b positive
+ * (D_max ≈ 602) the Gram path too.  Each step's gradient is then checked
+ * against the other path's on the same state. */
+static void test_path_follows_density(void **state)
+{
+	struct job_point job = small_job(1000, 63, 2048, 1);
+	struct engine_opts dflt = {0}, block = {.gram = -1};
+	struct engine *e = NULL, *eb = NULL;
+	char err[SPEC_ERR_LEN];
+	const int64_t n = 1000, m = 63;
+	float *dW = malloc((size_t)(n * m) * 4), *db = malloc((size_t)n * 4);
+	float *dWb = malloc((size_t)(n * m) * 4), *dbb = malloc((size_t)n * 4);
+	const struct {
+		int positive; /* entries of b set to +0.5, the rest -0.5 */
+		const char *path;
+	} cases[] = {{0, "block"}, {1000, "gram"}, {20, "gram"}};
+
+	(void)state;
+	job.E = 1.0;
+	if (engine_create(&job, 7, &dflt, &e, err) != 0 ||
+	    engine_create(&job, 7, &block, &eb, err) != 0)
+		fail_msg("engine_create: %s", err);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		struct engine_params p = engine_params(e), pb = engine_params(eb);
+		double L, Lb, gmax = 0;
+
+		for (int64_t i = 0; i < n; i++)
+			p.b[i] = pb.b[i] = i < cases[c].positive ? 0.5f : -0.5f;
+		memcpy(pb.W, p.W, (size_t)(n * m) * 4);
+		L = engine_gradient(e, 5 + (int64_t)c, dW, db);
+		assert_string_equal(engine_last_path(e), cases[c].path);
+		Lb = engine_gradient(eb, 5 + (int64_t)c, dWb, dbb);
+		assert_string_equal(engine_last_path(eb), "block");
+		assert_true(fabs(L - Lb) <= 1e-5 * fabs(Lb));
+		for (int64_t i = 0; i < n * m; i++)
+			gmax = fmax(gmax, fabs(dWb[i]));
+		assert_true(gmax > 0);
+		for (int64_t i = 0; i < n * m; i++)
+			if (fabs(dW[i] - dWb[i]) > 1e-4 * gmax)
+				fail_msg("case %zu: dW[%lld] = %g, block path %g", c, (long long)i,
+					 dW[i], dWb[i]);
+	}
+	engine_destroy(&e);
+	engine_destroy(&eb);
+	free(dW);
+	free(db);
+	free(dWb);
+	free(dbb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ref_gradient_fd), cmocka_unit_test(test_fast_vs_ref),
-		cmocka_unit_test(test_optimizer_hand),	cmocka_unit_test(test_optimizer_sum_grads),
-		cmocka_unit_test(test_schedule),	cmocka_unit_test(test_kernels_same_bits),
+		cmocka_unit_test(test_ref_gradient_fd),
+		cmocka_unit_test(test_fast_vs_ref),
+		cmocka_unit_test(test_optimizer_hand),
+		cmocka_unit_test(test_optimizer_sum_grads),
+		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_kernels_same_bits),
+		cmocka_unit_test(test_path_follows_density),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
