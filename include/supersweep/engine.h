@@ -1,9 +1,10 @@
 /* engine.h - one job's training state and its threaded optimiser step.
  *
- * A step takes one of two paths, chosen from the batch alone: the block
- * path described here (model.h), or, when the batch has few distinct active
- * features, the Gram path (gram.h), cheaper by ≈ B/D; both give the
- * gradient of the same objective (they differ in the order of float sums).
+ * A step takes one of two paths, chosen from the batch and the sign of b:
+ * the block path described here (model.h), or, when the batch has few
+ * distinct active features for the density of g that b predicts, the Gram
+ * path (gram.h), cheaper by ≈ B/D; both give the gradient of the same
+ * objective (they differ in the order of float sums).
  *
  * An engine owns the parameters (W, b), the Adam moments, the sampler and
  * every scratch buffer of a job, carved from one allocation at creation:
