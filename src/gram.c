@@ -68,9 +68,31 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
 		    g->WS + s0 * m, (int)m, W, (int)m, 0.0f, g->MS + s0 * n, (int)n);
 }
 
-double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
-		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room,
-		 int64_t *entries)
+/* h_r = x_r W and q_r = g_r W of sample R (g in Z, its list at Q0 when
+ * NNZ >= 0). */
+static void sample_hq(struct gram *g, const float *W, const struct model_rows *x, int64_t r,
+		      int64_t R, const float *z, int64_t q0, int64_t nnz)
+{
+	const int64_t n = g->n, m = g->m;
+	float *h = g->H + R * m, *q = g->Q + R * m;
+
+	memset(h, 0, (size_t)m * sizeof *h);
+	for (int64_t k = x->start[r]; k < x->start[r + 1]; k++)
+		model_axpy(m, x->val[k], W + (int64_t)x->idx[k] * m, h);
+	memset(q, 0, (size_t)m * sizeof *q);
+	if (nnz >= 0) {
+		for (int64_t e = q0; e < q0 + nnz; e++)
+			model_axpy(m, g->lval[e], W + (int64_t)g->lcol[e] * m, q);
+		return;
+	}
+	for (int64_t j = 0; j < n; j++)
+		if (z[j] != 0.0f)
+			model_axpy(m, z[j], W + j * m, q);
+}
+
+double gram_rows(struct gram *g, const float *b, const float *W, const struct model_rows *x,
+		 int64_t r0, float scale, float *db, float *z, float *xrow, int64_t at,
+		 int64_t room, int64_t *entries)
 {
 	const int64_t n = g->n;
 	double loss = 0;
@@ -95,6 +117,8 @@ double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int
 		 * its non-zeros, which gives the same bits (the rest adds +0) */
 		g->lat[r0 + r] = at + used;
 		g->lnnz[r0 + r] = nnz >= 0 && nnz < n / 4 ? nnz : -1;
+		if (W)
+			sample_hq(g, W, x, r, r0 + r, z, at + used, g->lnnz[r0 + r]);
 		if (g->lnnz[r0 + r] >= 0) {
 			used += nnz;
 			*entries += nnz;
@@ -162,4 +186,52 @@ void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW)
 	for (int64_t i = i0; i < i1; i++)
 		if (g->slot[i] >= 0)
 			model_axpy(m, 1.0f, g->dWS + (int64_t)g->slot[i] * m, dW + i * m);
+}
+
+/* The first entry of the list [E, HI) (columns increasing) at column >= I0. */
+static int64_t list_from(const int32_t *col, int64_t e, int64_t hi, int64_t i0)
+{
+	while (e < hi) {
+		const int64_t mid = e + (hi - e) / 2;
+
+		if (col[mid] < i0)
+			e = mid + 1;
+		else
+			hi = mid;
+	}
+	return e;
+}
+
+void gram_sparse_grad_rows(const struct gram *g, const struct model_rows *chunks, int64_t nchunk,
+			   int64_t i0, int64_t i1, float *dW)
+{
+	const int64_t n = g->n, m = g->m;
+	int64_t R = 0;
+
+	if (i1 <= i0)
+		return;
+	memset(dW + i0 * m, 0, (size_t)((i1 - i0) * m) * sizeof *dW);
+	for (int64_t c = 0; c < nchunk; c++) {
+		const struct model_rows *x = &chunks[c];
+
+		for (int64_t r = 0; r < x->nrows; r++, R++) {
+			const float *h = g->H + R * m, *q = g->Q + R * m;
+			const int64_t q0 = g->lat[R], nnz = g->lnnz[R];
+
+			if (nnz >= 0) {
+				for (int64_t e = list_from(g->lcol, q0, q0 + nnz, i0);
+				     e < q0 + nnz && g->lcol[e] < i1; e++)
+					model_axpy(m, g->lval[e], h, dW + (int64_t)g->lcol[e] * m);
+			} else {
+				const float *gr = g->G + R * n;
+
+				for (int64_t j = i0; j < i1; j++)
+					if (gr[j] != 0.0f)
+						model_axpy(m, gr[j], h, dW + j * m);
+			}
+			for (int64_t k = x->start[r]; k < x->start[r + 1]; k++)
+				if (x->idx[k] >= i0 && x->idx[k] < i1)
+					model_axpy(m, x->val[k], q, dW + (int64_t)x->idx[k] * m);
+		}
+	}
 }

@@ -132,7 +132,9 @@ static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int6
 	assert_true(nnz >= B / 2); /* the batch is not trivial */
 	L = engine_gradient(e, 3, dW, db);
 	if (gram != 0)
-		assert_string_equal(engine_last_path(e), gram > 0 ? "gram" : "block");
+		assert_string_equal(engine_last_path(e), gram > 1   ? "gram-sparse"
+							 : gram > 0 ? "gram"
+								    : "block");
 	else if (n == 100 && B == 800) /* D ≤ n = 100 ≤ B(2m - 40E)/(6m) = 177: it pays */
 		assert_string_equal(engine_last_path(e), "gram");
 	model_ref_loss_grad(B, n, m, Wd, bd, X, h, rdW, rdb, &Lref);
@@ -159,10 +161,12 @@ static void test_fast_vs_ref(void **state)
 	/* the block path (gram < 0) with g through the dense products
 	 * (sparse_max < 0), through the sparse ones (1: always) and with the
 	 * default switch (about half of z > 0 at init: dense); then the Gram
-	 * path (gram > 0: every batch) and the default choice between them */
-	for (int k = 0; k < 5; k++) {
+	 * path (gram > 0: every batch), with its sparse backward (2: always;
+	 * g dense here, so its rows of G as well as its lists) and the default
+	 * choice between them */
+	for (int k = 0; k < 6; k++) {
 		const double sp = k == 0 ? -1 : k == 1 ? 1 : 0;
-		const int gram = k < 3 ? -1 : k == 3 ? 1 : 0;
+		const int gram = k < 3 ? -1 : k == 3 ? 1 : k == 4 ? 2 : 0;
 
 		check_fast_vs_ref(37, 5, 50, 1, 16, sp,
 				  gram);		      /* tails: n % 8 != 0, partial block */
@@ -393,8 +397,9 @@ static void test_kernels_same_bits(void **state)
  * features; at m = 63 the trained model's D_max is 466, so with b negative
  * everywhere (g sparse) the step takes the block path, and with b positive
  * everywhere (g dense, D_max ≈ B) the Gram path; with 2 % of b positive
- * (D_max ≈ 602) the Gram path too.  Each step's gradient is then checked
- * against the other path's on the same state. */
+ * (D_max ≈ 602) the Gram path too, with its sparse backward (g is sparse
+ * enough).  Each step's gradient is then checked against the block path's
+ * on the same state. */
 static void test_path_follows_density(void **state)
 {
 	struct job_point job = small_job(1000, 63, 2048, 1);
@@ -407,7 +412,7 @@ static void test_path_follows_density(void **state)
 	const struct {
 		int positive; /* entries of b set to +0.5, the rest -0.5 */
 		const char *path;
-	} cases[] = {{0, "block"}, {1000, "gram"}, {20, "gram"}};
+	} cases[] = {{0, "block"}, {1000, "gram"}, {20, "gram-sparse"}};
 
 	(void)state;
 	job.E = 1.0;

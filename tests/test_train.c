@@ -102,15 +102,17 @@ static void test_physics(void **state)
 	assert_true(loss_strong[1] < 0.7 * loss_strong[0]);
 }
 
-/* Same job, same bytes: one and two threads, block and Gram paths. */
+/* Same job, same bytes: one and two threads, block and Gram paths (the
+ * latter with its sparse backward too). */
 static void test_determinism(void **state)
 {
+	static const int paths[] = {-1, 1, 2};
 	struct job_point j = job_of(50, 6, -0.5, 300);
 	struct train_result a, b;
 
 	(void)state;
-	for (int path = -1; path <= 1; path += 2) {
-		struct train_opts o = {.gram = path};
+	for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+		struct train_opts o = {.gram = paths[p]};
 
 		for (j.threads = 1; j.threads <= 2; j.threads++) {
 			run_ok(&j, NULL, &o, &a);
@@ -162,6 +164,7 @@ static void test_threads_gradient(void **state)
 	(void)state;
 	check_threads_gradient(-1);
 	check_threads_gradient(1);
+	check_threads_gradient(2);
 }
 
 static void tmp_path(char *buf, size_t len, const char *name)
@@ -231,6 +234,7 @@ static void test_checkpoint_resume(void **state)
 	(void)state;
 	check_checkpoint_resume(-1);
 	check_checkpoint_resume(1);
+	check_checkpoint_resume(2);
 }
 
 /* A damaged checkpoint, or one of another job, is reported and ignored. */

@@ -39,7 +39,8 @@ struct engine_opts {
 	                     * gᵀh over the non-zeros of g (default 0.1; < 0: never;
 	                     * 1: always) */
 	int gram;	    /* the Gram path (gram.h): 0 = when it pays (default), < 0 =
-	                     * never, > 0 = for every batch that fits its buffers */
+	                     * never, > 0 = for every batch that fits its buffers,
+	                     * 2 = and always with its sparse backward (tests) */
 };
 
 /* The job's state, borrowed from the engine. */
@@ -84,8 +85,8 @@ double engine_eval(struct engine *e, int64_t nsamples);
 struct engine_params engine_params(struct engine *e);
 const struct sampler *engine_sampler(const struct engine *e);
 
-/* engine_last_path - "gram" or "block": the path the last step or
- * gradient took (gram.h; model.h). */
+/* engine_last_path - "block", "gram" or "gram-sparse" (its sparse
+ * backward): the path the last step or gradient took (model.h; gram.h). */
 const char *engine_last_path(const struct engine *e);
 
 /* engine_bytes - bytes of the engine's working block (parameters, moments,

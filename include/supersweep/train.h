@@ -91,7 +91,8 @@ struct train_opts {
 	                       * done in total (deterministic stop for tests) */
 	int64_t block_rows;   /* samples per block of the step kernel (0 = default) */
 	int gram;	      /* engine_opts.gram: the Gram path when it pays (0), never
-	                       * (< 0), for every batch (> 0) */
+	                       * (< 0), for every batch (> 0), with its sparse
+	                       * backward always (2) */
 };
 
 /* train_run_opts - train_run with OPTS (borrowed, may be NULL). */
