@@ -77,7 +77,13 @@
  * D = 506.  A step computes h and q (in its per-sample pass) when at most
  * SPARSE_TRY_B of b is positive (density ≈ 0.02 or less, see above), and
  * then takes the sparse backward unless g has more than SPARSE_MAX_ENTRIES·
- * D·n non-zeros. */
+ * D·n non-zeros.  Its backward then costs about what the block path's
+ * sparse products do, so the Gram path pays as long as its forward, 2·D·n·m,
+ * and its per-sample passes, ≈ 10·E·B·n more than the block path's, cost
+ * less than z = h Wᵀ: D ≤ B·(2m - 10E)/(2m).  Fitted to steps after 3000
+ * (n = 1000, B = 2048, α = 1, D ≈ 506, one thread, ms block/Gram): m = 25
+ * 4.1/3.6, m = 39 5.2/4.0, m = 63 6.4/4.9.  The buffers are still set up
+ * only where the Gram path pays with dM_S's products (from m ≈ 50 on here). */
 #define SPARSE_TRY_B	   0.02
 #define SPARSE_MAX_ENTRIES 0.125
 
@@ -401,13 +407,16 @@ static void phase_sample(struct worker *w)
 }
 
 /* D_max(ρ) (see GRAM_MAX_BYTES): the largest D at which the Gram path pays
- * when g has density RHO. */
-static double gram_pays_up_to(const struct engine *e, double rho)
+ * when g has density RHO, with dM_S's products or, when SPARSE, with its
+ * sparse backward (see SPARSE_TRY_B). */
+static double gram_pays_up_to(const struct engine *e, double rho, bool sparse)
 {
-	const double m = (double)e->m;
+	const double m = (double)e->m, B = (double)e->B, E = e->job->E;
 	const double c = rho > e->sparse_f ? 6.0 : 2.0 * (1.0 + 10.0 * rho);
 
-	return (double)e->B * (c * m - 40.0 * e->job->E) / (6.0 * m);
+	if (sparse)
+		return B * (2.0 * m - 10.0 * E) / (2.0 * m);
+	return B * (c * m - 40.0 * E) / (6.0 * m);
 }
 
 /* The fraction of b above zero: the density of g the block path would see,
@@ -424,7 +433,7 @@ static double positive_fraction(const float *b, int64_t n)
 static void choose_path(void *arg)
 {
 	struct engine *e = arg;
-	bool fits = true;
+	bool fits = true, sparse;
 	double rho;
 
 	for (int64_t c = 0; c < e->nch; c++)
@@ -437,9 +446,10 @@ static void choose_path(void *arg)
 		return; /* ≈ never: the block path samples again */
 	gram_slots(&e->gr, e->brows, e->GC);
 	rho = positive_fraction(e->par.b, e->n);
+	sparse = rho <= SPARSE_TRY_B;
 	e->gram_step = e->gr.D <= e->gr.dmax &&
-		       (e->gram_mode > 0 || (double)e->gr.D <= gram_pays_up_to(e, rho));
-	e->sparse_try = e->gram_step && (e->gram_mode > 1 || rho <= SPARSE_TRY_B);
+		       (e->gram_mode > 0 || (double)e->gr.D <= gram_pays_up_to(e, rho, sparse));
+	e->sparse_try = e->gram_step && (e->gram_mode > 1 || sparse);
 }
 
 /* Where piece J of a product phase starts, as a fraction of its items:
@@ -832,7 +842,7 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	{
 		/* the Gram path (gram_layout): set up when it pays once g is
 		 * sparse for batches that are not all beyond it (mean - 6 sd) */
-		const double dmax = gram_pays_up_to(e, 0.0);
+		const double dmax = gram_pays_up_to(e, 0.0, false);
 		double mean, sd;
 
 		batch_features(e->smp, e->B, &mean, &sd);
