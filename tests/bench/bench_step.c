@@ -282,8 +282,8 @@ int main(int argc, char **argv)
 	printf("bench_step: trainer step vs its three sgemm products, interleaved, best of %d\n",
 	       reps);
 	if (!pair_only)
-		printf("%6s %5s %5s %3s | %9s %8s %5s | %9s %8s | %6s | %8s | %10s %6s %5s\n", "n",
-		       "m", "B", "thr", "step ms", "GFLOP/s", "path", "sgemm ms", "GFLOP/s",
+		printf("%6s %5s %5s %3s | %9s %8s %11s | %9s %8s | %6s | %8s | %10s %6s %11s\n",
+		       "n", "m", "B", "thr", "step ms", "GFLOP/s", "path", "sgemm ms", "GFLOP/s",
 		       "ratio", "job MiB", "trained ms", "ratio", "path");
 	for (size_t c = 0; c < (pair_only ? 0 : sizeof cases / sizeof cases[0]); c++) {
 		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
@@ -317,9 +317,9 @@ int main(int argc, char **argv)
 		sgemm3_free(&g);
 		/* the job's memory: engine block + loss history + sampler tables */
 		bytes += (size_t)job.steps * 8 + (size_t)n * 48;
-		printf("%6lld %5lld %5lld %3d | %9.3f %8.1f %5s | %9.3f %8.1f | %6.2f | %8.1f | "
+		printf("%6lld %5lld %5lld %3d | %9.3f %8.1f %11s | %9.3f %8.1f | %6.2f | %8.1f | "
 		       "%10.3f "
-		       "%6.2f %5s\n",
+		       "%6.2f %11s\n",
 		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
 		       flop / ts * 1e-9, path, 1e3 * tg, flop / tg * 1e-9, ts / tg,
 		       (double)bytes / (1 << 20), 1e3 * tt, tt / tg, tpath);
