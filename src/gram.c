@@ -76,15 +76,13 @@ static void sample_hq(struct gram *g, const float *W, const struct model_rows *x
 	const int64_t n = g->n, m = g->m;
 	float *h = g->H + R * m, *q = g->Q + R * m;
 
-	memset(h, 0, (size_t)m * sizeof *h);
-	for (int64_t k = x->start[r]; k < x->start[r + 1]; k++)
-		model_axpy(m, x->val[k], W + (int64_t)x->idx[k] * m, h);
-	memset(q, 0, (size_t)m * sizeof *q);
+	model_gather_rows(m, W, x->idx + x->start[r], x->val + x->start[r],
+			  x->start[r + 1] - x->start[r], h);
 	if (nnz >= 0) {
-		for (int64_t e = q0; e < q0 + nnz; e++)
-			model_axpy(m, g->lval[e], W + (int64_t)g->lcol[e] * m, q);
+		model_gather_rows(m, W, g->lcol + q0, g->lval + q0, nnz, q);
 		return;
 	}
+	memset(q, 0, (size_t)m * sizeof *q);
 	for (int64_t j = 0; j < n; j++)
 		if (z[j] != 0.0f)
 			model_axpy(m, z[j], W + j * m, q);

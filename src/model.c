@@ -272,10 +272,8 @@ static double row_pass(int64_t n, float *zr, const float *xr, float scale, float
 	return row_pass_sse(n, 0, zero, zero, zr, xr, scale, db, c);
 }
 
-/* y = Σ_q a[q]·X[col[q]] for rows of X of length m: register-blocked over
- * 16 columns so that the sum does not round-trip through memory. */
-static void gather_rows(int64_t m, const float *X, const int32_t *col, const float *a, int64_t cnt,
-			float *y)
+void model_gather_rows(int64_t m, const float *X, const int32_t *col, const float *a, int64_t cnt,
+		       float *y)
 {
 	int64_t k = 0;
 
@@ -392,7 +390,7 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 			const int64_t q0 = wk->gstart[r], q1 = wk->gstart[r + 1];
 			const float *hr = wk->h + r * m;
 
-			gather_rows(m, W, c.col + q0, c.val + q0, q1 - q0, wk->gw + r * m);
+			model_gather_rows(m, W, c.col + q0, c.val + q0, q1 - q0, wk->gw + r * m);
 			for (int64_t q = q0; q < q1; q++)
 				axpy(m, c.val[q], hr, dW + (int64_t)c.col[q] * m);
 		}

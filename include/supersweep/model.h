@@ -72,6 +72,12 @@ enum model_kernels {
 };
 int model_kernels(int want);
 
+/* model_gather_rows - Y = Σ_q A[q]·X[COL[q]] (q = 0..CNT-1 in order, from
+ * zero) for rows of X of length M: register-blocked over 16 columns so that
+ * the sum does not round-trip through memory. */
+void model_gather_rows(int64_t m, const float *X, const int32_t *col, const float *a, int64_t cnt,
+		       float *y);
+
 /* model_axpy - Y += A·X over M entries, 4 lanes at a time (each entry one
  * rounded multiply and add, in a fixed order). */
 void model_axpy(int64_t m, float a, const float *x, float *y);
