@@ -10,15 +10,15 @@
  * them from Σ_c dW_c, summed in chunk order.  Which thread did a chunk does
  * not change a bit, so for a fixed T the result is deterministic, and a
  * thread that the OS preempts does not hold the others back (shared nodes).
- * Hot path: model_block_grad inside phase 1.  A Gram-path step (gram.h)
- * has five phases (four with its sparse backward), listed at phase_sample;
- * when the Gram buffers exist, every step starts with its first (sample the
- * batch), after which the last thread to finish numbers the active
- * features and chooses the path.  Its
- * per-sample phases cut the batch into GC chunks (8T), its product phases
- * cut their items into fixed pieces of decreasing size (piece_cut); threads
- * claim both dynamically, so a core that the host slows for a moment hands
- * the rest of the phase to the others instead of holding them back.
+ * Hot path: model_block_grad inside phase 1.  A Gram-path step (gram.h) has
+ * five phases (four with its sparse backward), listed at phase_sample; when
+ * the Gram buffers exist, every step starts with its first (sample the
+ * batch), after which the last thread to finish numbers the active features
+ * and chooses the path.  Its per-sample phases cut the batch into GC chunks
+ * (8T), its product phases cut their items into fixed pieces of decreasing
+ * size (piece_cut); threads claim both dynamically, so a core that the host
+ * slows for a moment hands the rest of the phase to the others instead of
+ * holding them back.
  */
 #include <math.h>
 #include <pthread.h>
