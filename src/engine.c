@@ -11,14 +11,17 @@
  * not change a bit, so for a fixed T the result is deterministic, and a
  * thread that the OS preempts does not hold the others back (shared nodes).
  * Hot path: model_block_grad inside phase 1.  A Gram-path step (gram.h) has
- * five phases (four with its sparse backward), listed at phase_sample; when
- * the Gram buffers exist, every step starts with its first (sample the
- * batch), after which the last thread to finish numbers the active features
- * and chooses the path.  Its per-sample phases cut the batch into GC chunks
- * (8T), its product phases cut their items into fixed pieces of decreasing
- * size (piece_cut); threads claim both dynamically, so a core that the host
- * slows for a moment hands the rest of the phase to the others instead of
- * holding them back.
+ * five phases, listed at phase_sample; when the Gram buffers exist, every
+ * step starts with its first (sample the batch), after which the last thread
+ * to finish numbers the active features and chooses the path.  Its
+ * per-sample phases cut the batch into GC chunks (8T), its product phases
+ * cut their items into fixed pieces of decreasing size (piece_cut); threads
+ * claim both dynamically, so a core that the host slows for a moment hands
+ * the rest of the phase to the others instead of holding them back.  The
+ * Gram path's sparse step (most of a trained run) has three phases instead:
+ * the batch, then each thread's part of the features (its columns of M_S,
+ * every sample over them), then each thread's share of the rows of dW, cut
+ * by their work, and their update (phase_part_rows).
  */
 #include <math.h>
 #include <pthread.h>
@@ -68,24 +71,26 @@
  * at most GRAM_MAX_BYTES; they have room for the batches' D (mean + 6 sd)
  * so that the path can run at initialisation. */
 #define GRAM_MAX_BYTES (256.0 * 1024 * 1024)
-/* Once g is sparse, the Gram path's backward skips dM_S: dW = Σ_r g_r h_rᵀ +
- * x_r q_rᵀ (gram_sparse_grad_rows) costs ≈ 4·m FLOP per non-zero of g in
- * axpys over rows of W, against the 4·D·n·m of dM_S's two products.
- * Measured (n = 1000, m = 100, B = 2048, one thread, ms for h, q and the
- * sums): 0.75 at a density of 0.005 (≈ 10^4 non-zeros, most of a run),
- * 1.77 at 0.02, 4.7 at 0.05, against ≈ 3.3 for dM_S's products and sums at
- * D = 506.  A step computes h and q (in its per-sample pass) when at most
- * SPARSE_TRY_B of b is positive (density ≈ 0.02 or less, see above), and
- * then takes the sparse backward unless g has more than SPARSE_MAX_ENTRIES·
- * D·n non-zeros.  Its backward then costs about what the block path's
- * sparse products do, so the Gram path pays as long as its forward, 2·D·n·m,
+/* Once g is sparse, the Gram path's sparse step (gram_part_*) skips dM_S:
+ * dW = Σ_r g_r h_rᵀ + x_r q_rᵀ costs ≈ 4·m FLOP per non-zero of g in axpys
+ * over rows of W, against the 4·D·n·m of dM_S's two products.  Measured
+ * (n = 1000, m = 100, B = 2048, one thread, ms for h, q and the sums): 0.75
+ * at a density of 0.005 (≈ 10^4 non-zeros, most of a run), 1.77 at 0.02,
+ * 4.7 at 0.05, against ≈ 3.3 for dM_S's products and sums at D = 506.  A
+ * Gram step is the sparse step when at most SPARSE_TRY_B of b is positive
+ * (density ≈ 0.02 or less, see above).  Its backward then costs about what
+ * the block path's sparse products do, so the Gram path pays as long as its
+ * forward, 2·D·n·m,
  * and its per-sample passes, ≈ 10·E·B·n more than the block path's, cost
  * less than z = h Wᵀ: D ≤ B·(2m - 10E)/(2m).  Fitted to steps after 3000
  * (n = 1000, B = 2048, α = 1, D ≈ 506, one thread, ms block/Gram): m = 25
  * 4.1/3.6, m = 39 5.2/4.0, m = 63 6.4/4.9.  The buffers are still set up
  * only where the Gram path pays with dM_S's products (from m ≈ 50 on here). */
-#define SPARSE_TRY_B	   0.02
-#define SPARSE_MAX_ENTRIES 0.125
+#define SPARSE_TRY_B 0.02
+/* The work of a row of W in the sparse step's last phase (clearing dW's row
+ * and the update), in units of one g or x term, an axpy over the row:
+ * n = 1000, m = 100, one thread, ≈ 470 ns against ≈ 23. */
+#define ROW_COST 20.0
 
 enum phase { PHASE_QUIT, PHASE_STEP, PHASE_GRAD, PHASE_EVAL };
 
@@ -150,6 +155,7 @@ struct engine {
 	int64_t GC;	/* chunks of the Gram path's batch */
 	int64_t nch;	/* max(C, GC): chunk structs */
 	int64_t pieces; /* pieces of the Gram path's product phases */
+	int64_t P;	/* parts of the sparse step (engine_opts.parts; default T) */
 	struct sampler *smp;
 	void *block;  /* the one allocation */
 	size_t bytes; /* its size */
@@ -162,8 +168,8 @@ struct engine {
 	/* the Gram path (gram_on: its buffers exist; gram_step: this step uses it) */
 	struct gram gr;
 	bool gram_on, gram_step;
-	bool sparse_try;	  /* this Gram step computes h and q for the sparse backward */
-	bool sparse_step;	  /* and takes it */
+	bool sparse_step;	  /* this Gram step is the sparse step, by parts */
+	struct gram_part *part;	  /* (P) the sparse step's parts: thread t runs t, t + T, ... */
 	int gram_mode;		  /* engine_opts.gram */
 	int64_t batch_step;	  /* the step whose batch bidx/bval hold whole, or -1 */
 	int64_t *bstart;	  /* (B + GC) CSR offsets of the batch, per chunk */
@@ -378,10 +384,9 @@ static void phase_eval(struct worker *w)
 
 /* The Gram path's phases (gram.h): sample the batch by chunks (then the
  * last thread to finish numbers its active features and chooses the path:
- * choose_path); M_S by pieces of the slots; z and g of each sample (and
- * its h and q, for the sparse backward) by chunks (then choose_backward);
- * unless the sparse backward runs, dM_S and dM_S W by pieces of the slots;
- * dW and the update by pieces of the rows of W. */
+ * choose_path); M_S by pieces of the slots; z and g of each sample by
+ * chunks; dM_S and dM_S W by pieces of the slots; dW and the update by
+ * pieces of the rows of W.  The sparse step's are at phase_part_rows. */
 static void phase_sample(struct worker *w)
 {
 	struct engine *e = w->e;
@@ -408,7 +413,7 @@ static void phase_sample(struct worker *w)
 
 /* D_max(ρ) (see GRAM_MAX_BYTES): the largest D at which the Gram path pays
  * when g has density RHO, with dM_S's products or, when SPARSE, with its
- * sparse backward (see SPARSE_TRY_B). */
+ * sparse step (see SPARSE_TRY_B). */
 static double gram_pays_up_to(const struct engine *e, double rho, bool sparse)
 {
 	const double m = (double)e->m, B = (double)e->B, E = e->job->E;
@@ -440,7 +445,7 @@ static void choose_path(void *arg)
 		e->ch[c].psum = 0; /* each path sets those of its own ranges */
 	for (int64_t c = 0; c < e->GC; c++)
 		fits = fits && !e->ch[c].overflow;
-	e->gram_step = e->sparse_try = e->sparse_step = false;
+	e->gram_step = e->sparse_step = false;
 	e->batch_step = fits ? e->step : -1;
 	if (!fits)
 		return; /* ≈ never: the block path samples again */
@@ -449,7 +454,7 @@ static void choose_path(void *arg)
 	sparse = rho <= SPARSE_TRY_B;
 	e->gram_step = e->gr.D <= e->gr.dmax &&
 		       (e->gram_mode > 0 || (double)e->gr.D <= gram_pays_up_to(e, rho, sparse));
-	e->sparse_try = e->gram_step && (e->gram_mode > 1 || sparse);
+	e->sparse_step = e->gram_step && (e->gram_mode > 1 || sparse);
 }
 
 /* Where piece J of a product phase starts, as a fraction of its items:
@@ -510,10 +515,9 @@ static void phase_rows(struct worker *w)
 		struct chunk *ch = &e->ch[c];
 
 		memset(ch->db, 0, (size_t)e->n * sizeof *ch->db);
-		ch->loss =
-			gram_rows(&e->gr, e->par.b, e->sparse_try ? e->par.W : NULL, &e->brows[c],
-				  e->B * c / e->GC, scale, ch->db, w->wk.z, w->wk.xrow, e->lbase[c],
-				  e->lbase[c + 1] - e->lbase[c], &ch->entries);
+		ch->loss = gram_rows(&e->gr, e->par.b, &e->brows[c], e->B * c / e->GC, scale,
+				     ch->db, w->wk.z, w->wk.xrow, e->lbase[c],
+				     e->lbase[c + 1] - e->lbase[c], &ch->entries);
 	}
 }
 
@@ -542,10 +546,7 @@ static void phase_gram_grad(struct worker *w, bool update)
 	long p;
 
 	while ((p = claim_piece(e, CNT_GRAM_GRAD, e->n, &i0, &i1)) >= 0) {
-		if (e->sparse_step)
-			gram_sparse_grad_rows(&e->gr, e->brows, e->GC, i0, i1, e->ch[0].dW);
-		else
-			gram_grad_rows(&e->gr, i0, i1, e->ch[0].dW);
+		gram_grad_rows(&e->gr, i0, i1, e->ch[0].dW);
 		if (!update)
 			continue;
 		e->ch[p].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1,
@@ -570,19 +571,47 @@ static void sync_threads_then(struct engine *e, void (*last)(void *))
 		last(e);
 }
 
-/* Whether this Gram step takes the sparse backward (gram_sparse_grad_rows):
- * when its h and q were computed and g is sparse enough that its non-zeros
- * cost less than dM_S's products (see SPARSE_TRY_B). */
-static void choose_backward(void *arg)
+/* The sparse step (gram.h) after the batch: each thread runs its parts of
+ * the features (parts t, t + T, ...: one each when there are as many as
+ * threads, the default), their columns of M_S and every sample over them
+ * (part p's loss into chunk p, its columns of db into chunk 0's); then,
+ * after a barrier, its share of the rows of dW and their update
+ * (phase_part_grad).  What a part writes in its first phase stays with its
+ * thread, but for its x terms (XQ), which the rows' owners read once.  A
+ * thread that the host stops holds the other at the barrier: fixed parts
+ * trade that for data that stays in one core's cache. */
+static void phase_part_rows(struct worker *w)
 {
-	struct engine *e = arg;
-	int64_t entries = 0;
+	struct engine *e = w->e;
+	const float scale = (float)(2.0 / ((double)e->B * (double)e->n));
 
-	for (int64_t c = 0; c < e->GC; c++)
-		entries += e->ch[c].entries;
-	e->sparse_step = e->sparse_try &&
-			 (e->gram_mode > 1 ||
-			  (double)entries <= SPARSE_MAX_ENTRIES * (double)e->gr.D * (double)e->n);
+	for (int64_t t = w->t; t < e->P; t += e->T) {
+		struct gram_part *p = &e->part[t];
+
+		gram_part_forward(&e->gr, p, e->par.W);
+		e->ch[t].loss = gram_part_rows(&e->gr, p, e->par.b, e->par.W, e->brows, e->GC,
+					       scale, e->ch[0].db, w->wk.z, w->wk.xrow, w->wk.gw);
+	}
+}
+
+/* Thread W's share of the rows of dW (into chunk 0's accumulator), cut by
+ * their work, then, when UPDATE, the decay and Adam update of those rows of
+ * W and b. */
+static void phase_part_grad(struct worker *w, bool update)
+{
+	struct engine *e = w->e;
+	const float *WS = e->part[w->t < e->P ? w->t : 0].WS; /* any copy of W_S */
+	const int64_t i0 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t, e->T);
+	const int64_t i1 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t + 1, e->T);
+
+	gram_part_grad(&e->gr, e->part, e->P, i0, i1, WS, e->brows, e->GC, w->idx, w->wk.h,
+		       e->ch[0].dW);
+	if (!update || i1 <= i0)
+		return;
+	e->ch[w->t].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1, e->m,
+					     e->job->gamma, &e->aW);
+	e->ch[w->t].psum +=
+		model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, 1, i0, i1, 1, 0.0, &e->ab);
 }
 
 /* A step's gradient (and, when UPDATE, its update) on every thread. */
@@ -593,15 +622,19 @@ static void run_step(struct worker *w, bool update)
 	if (e->gram_on) {
 		phase_sample(w);
 		sync_threads_then(e, choose_path);
+		if (e->sparse_step) {
+			phase_part_rows(w);
+			sync_threads(e);
+			phase_part_grad(w, update);
+			return;
+		}
 		if (e->gram_step) {
 			phase_forward(w);
 			sync_threads(e);
 			phase_rows(w);
-			sync_threads_then(e, choose_backward);
-			if (!e->sparse_step) {
-				phase_reduce(w);
-				sync_threads(e);
-			}
+			sync_threads(e);
+			phase_reduce(w);
+			sync_threads(e);
 			phase_gram_grad(w, update);
 			return;
 		}
@@ -718,16 +751,32 @@ static void *place(char *base, size_t *off, size_t bytes)
 	return base ? base + at : NULL;
 }
 
+/* The first feature of the sparse step's part T (of e->P; T = e->P: n):
+ * equal shares, cut at multiples of 16 (64-byte lines of W's rows). */
+static int64_t part_start(const struct engine *e, int64_t t)
+{
+	const int64_t j = (int64_t)llround((double)e->n * (double)t / (double)e->P / 16.0) * 16;
+
+	return t >= e->P ? e->n : j < e->n ? j : e->n;
+}
+
 /* The Gram path's buffers, carved from OFF on (gr.dmax set): each chunk's
  * sample room (sized like a block's); M_S and dM_S (dmax, n), W_S and
  * dM_S W (dmax, m), the slot tables, and the samples' g: lists of non-zeros
- * (a room per chunk) or rows of G (B, n).  With BASE NULL only the size;
- * else also the pointers and tables.  Returns the offset after them. */
+ * (a room per chunk) or rows of G (B, n).  The sparse step's P parts share
+ * M_S (each its columns, in rows padded to 64 bytes), the lists (each a room
+ * in proportion to its columns) and G, and have their own list offsets (B),
+ * x terms XQ (dmax, m), work counts and, but for part 0, copy of W_S.  With
+ * BASE NULL only the size; else also the pointers and tables.  Returns the
+ * offset after them. */
 static size_t gram_layout(struct engine *e, char *base, size_t off)
 {
-	const int64_t n = e->n, m = e->m, B = e->B, C = e->GC, dmax = e->gr.dmax;
+	const int64_t n = e->n, m = e->m, B = e->B, C = e->GC, dmax = e->gr.dmax, P = e->P;
 	struct gram *g = &e->gr;
 	int64_t room = 0, lroom = 0;
+	const int64_t nwork = ((n + 15) / 16 + 15) / 16 * 16; /* 64-byte lines */
+	float *parts_WS, *parts_XQ;
+	int32_t *parts_work;
 
 	for (int64_t c = 0; c < C; c++) {
 		room += chunk_room(e, c);
@@ -744,15 +793,17 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 	g->uses = place(base, &off, (size_t)n * 4);
 	g->WS = place(base, &off, (size_t)(dmax * m) * 4);
 	g->dWS = place(base, &off, (size_t)(dmax * m) * 4);
-	g->MS = place(base, &off, (size_t)(dmax * n) * 4);
+	g->MS = place(base, &off, (size_t)(dmax * (n + 16 * P)) * 4);
 	g->dMS = place(base, &off, (size_t)(dmax * n) * 4);
 	g->G = place(base, &off, (size_t)(B * n) * 4);
 	g->lcol = place(base, &off, (size_t)lroom * 4);
 	g->lval = place(base, &off, (size_t)lroom * 4);
-	g->lat = place(base, &off, (size_t)B * 8);
-	g->lnnz = place(base, &off, (size_t)B * 8);
-	g->H = place(base, &off, (size_t)(B * m) * 4);
-	g->Q = place(base, &off, (size_t)(B * m) * 4);
+	parts_work = place(base, &off, (size_t)(P * nwork) * 4);
+	g->lat = place(base, &off, (size_t)(P * B) * 8);
+	g->lnnz = place(base, &off, (size_t)(P * B) * 8);
+	e->part = place(base, &off, (size_t)P * sizeof *e->part);
+	parts_WS = place(base, &off, (size_t)((P - 1) * dmax * m) * 4);
+	parts_XQ = place(base, &off, (size_t)(P * dmax * m) * 4);
 	if (base) {
 		e->bbase[0] = e->lbase[0] = 0;
 		for (int64_t c = 0; c < C; c++) {
@@ -764,6 +815,23 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 		g->D = 0;
 		for (int64_t i = 0; i < n; i++)
 			g->slot[i] = -1;
+		for (int64_t t = 0; t < P; t++) { /* part t's share of each buffer */
+			struct gram_part *p = &e->part[t];
+			const int64_t l0 = lroom * part_start(e, t) / n;
+
+			p->j0 = part_start(e, t);
+			p->j1 = part_start(e, t + 1);
+			p->WS = t == 0 ? g->WS : parts_WS + (t - 1) * dmax * m;
+			p->ld = (p->j1 - p->j0 + 15) / 16 * 16;
+			p->MS = g->MS + dmax * (p->j0 + 16 * t);
+			p->lcol = g->lcol + l0;
+			p->lval = g->lval + l0;
+			p->room = lroom * p->j1 / n - l0;
+			p->lat = g->lat + t * B;
+			p->lnnz = g->lnnz + t * B;
+			p->XQ = parts_XQ + t * dmax * m;
+			p->work = parts_work + t * nwork;
+		}
 	}
 	return off;
 }
@@ -789,10 +857,13 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 
 	*out = NULL;
 	err[0] = '\0';
-	if (n < 1 || m < 1 || job->batch < 1 || T < 1 || T > 1024) {
-		snprintf(err, SPEC_ERR_LEN,
-			 "bad sizes: n = %lld, m = %lld, batch = %lld, threads = %lld",
-			 (long long)n, (long long)m, (long long)job->batch, (long long)T);
+	if (n < 1 || m < 1 || job->batch < 1 || T < 1 || T > 1024 ||
+	    (opts && (opts->parts < 0 || opts->parts > 1024))) {
+		snprintf(
+			err, SPEC_ERR_LEN,
+			"bad sizes: n = %lld, m = %lld, batch = %lld, threads = %lld, parts = %lld",
+			(long long)n, (long long)m, (long long)job->batch, (long long)T,
+			(long long)(opts ? opts->parts : 0));
 		return ERR_INVAL;
 	}
 	if (n > INT32_MAX || m > INT32_MAX || n * m > INT32_MAX || (double)n * m > 1e12) {
@@ -816,7 +887,9 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	 * 32 samples each, unless that leaves fewer than 2T) */
 	e->GC = T == 1 ? 1
 		       : (int64_t)fmin(8.0 * (double)T, fmax(2.0 * (double)T, (double)(e->B / 32)));
+	e->P = opts && opts->parts > 0 ? opts->parts : T;
 	e->nch = e->C > e->GC ? e->C : e->GC;
+	e->nch = e->nch > e->P ? e->nch : e->P;
 	e->pieces = T == 1 ? 1 : T * NLEVELS;
 	e->block_rows = opts && opts->block_rows > 0 ? opts->block_rows
 			: n * m > LARGE_W_FLOATS     ? LARGE_BLOCK_ROWS
@@ -1017,10 +1090,18 @@ void engine_init(struct engine *e)
 	memset(e->par.vb, 0, (size_t)e->n * 4);
 }
 
-/* Chunks of the batch in the last step: the Gram path's or the block path's. */
+/* Chunks of the last step that hold a loss: the sparse step's parts, the
+ * Gram path's chunks or the block path's. */
 static int64_t step_chunks(const struct engine *e)
 {
-	return e->gram_step ? e->GC : e->C;
+	return e->sparse_step ? e->P : e->gram_step ? e->GC : e->C;
+}
+
+/* Chunks of the last step that hold a share of db (the sparse step's parts
+ * share chunk 0's). */
+static int64_t step_db_chunks(const struct engine *e)
+{
+	return e->sparse_step ? 1 : step_chunks(e);
 }
 
 int engine_step(struct engine *e, int64_t step, double *loss)
@@ -1060,7 +1141,7 @@ double engine_gradient(struct engine *e, int64_t step, float *dW, float *db)
 	for (int64_t i = 0; i < e->n; i++) {
 		float g = e->gb[0][i];
 
-		for (int64_t c = 1; c < step_chunks(e); c++)
+		for (int64_t c = 1; c < step_db_chunks(e); c++)
 			g += e->gb[c][i];
 		db[i] = g;
 	}

@@ -1,8 +1,10 @@
 /* gram.c - the step through the Gram rows of the batch's active features
  * (see gram.h for the algebra).  Dense products are OpenBLAS sgemm calls;
  * the per-sample work is axpy over rows of length n, and dM_S sums the
- * samples' g by slots.
+ * samples' g by slots; the sparse step (gram_part_*) works by parts of the
+ * features instead.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -68,29 +70,9 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
 		    g->WS + s0 * m, (int)m, W, (int)m, 0.0f, g->MS + s0 * n, (int)n);
 }
 
-/* h_r = x_r W and q_r = g_r W of sample R (g in Z, its list at Q0 when
- * NNZ >= 0). */
-static void sample_hq(struct gram *g, const float *W, const struct model_rows *x, int64_t r,
-		      int64_t R, const float *z, int64_t q0, int64_t nnz)
-{
-	const int64_t n = g->n, m = g->m;
-	float *h = g->H + R * m, *q = g->Q + R * m;
-
-	model_gather_rows(m, W, x->idx + x->start[r], x->val + x->start[r],
-			  x->start[r + 1] - x->start[r], h);
-	if (nnz >= 0) {
-		model_gather_rows(m, W, g->lcol + q0, g->lval + q0, nnz, q);
-		return;
-	}
-	memset(q, 0, (size_t)m * sizeof *q);
-	for (int64_t j = 0; j < n; j++)
-		if (z[j] != 0.0f)
-			model_axpy(m, z[j], W + j * m, q);
-}
-
-double gram_rows(struct gram *g, const float *b, const float *W, const struct model_rows *x,
-		 int64_t r0, float scale, float *db, float *z, float *xrow, int64_t at,
-		 int64_t room, int64_t *entries)
+double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
+		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room,
+		 int64_t *entries)
 {
 	const int64_t n = g->n;
 	double loss = 0;
@@ -115,8 +97,6 @@ double gram_rows(struct gram *g, const float *b, const float *W, const struct mo
 		 * its non-zeros, which gives the same bits (the rest adds +0) */
 		g->lat[r0 + r] = at + used;
 		g->lnnz[r0 + r] = nnz >= 0 && nnz < n / 4 ? nnz : -1;
-		if (W)
-			sample_hq(g, W, x, r, r0 + r, z, at + used, g->lnnz[r0 + r]);
 		if (g->lnnz[r0 + r] >= 0) {
 			used += nnz;
 			*entries += nnz;
@@ -186,6 +166,112 @@ void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW)
 			model_axpy(m, 1.0f, g->dWS + (int64_t)g->slot[i] * m, dW + i * m);
 }
 
+void gram_part_forward(const struct gram *g, struct gram_part *p, const float *W)
+{
+	const int64_t m = g->m, nt = p->j1 - p->j0;
+
+	for (int64_t s = 0; s < g->D; s++)
+		memcpy(p->WS + s * m, W + (int64_t)g->feat[s] * m, (size_t)m * sizeof *W);
+	if (g->D == 0 || nt == 0)
+		return;
+	/* M_S's columns [j0, j1) = W_S W[j0:j1]ᵀ: (D, m)·(m, j1 - j0) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->D, (int)nt, (int)m, 1.0f,
+		    p->WS, (int)m, W + p->j0 * m, (int)m, 0.0f, p->MS, (int)p->ld);
+}
+
+double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const float *W,
+		      const struct model_rows *chunks, int64_t nchunk, float scale, float *db,
+		      float *z, float *xrow, float *q)
+{
+	const int64_t n = g->n, m = g->m, j0 = p->j0, nt = p->j1 - p->j0;
+	const float *Wp = W + j0 * m;
+	double loss = 0;
+	int64_t used = 0, R = 0;
+
+	memset(db + j0, 0, (size_t)nt * sizeof *db);
+	memset(p->XQ, 0, (size_t)(g->D * m) * sizeof *p->XQ);
+	memset(p->work, 0, (size_t)((n + 15) / 16) * sizeof *p->work);
+	for (int64_t c = 0; c < nchunk; c++) {
+		const struct model_rows *x = &chunks[c];
+
+		for (int64_t r = 0; r < x->nrows; r++, R++) {
+			const int64_t k0 = x->start[r], k1 = x->start[r + 1];
+			int64_t nnz;
+
+			memcpy(z, b + j0, (size_t)nt * sizeof *z);
+			for (int64_t k = k0; k < k1; k++)
+				model_axpy(nt, x->val[k],
+					   p->MS + (int64_t)g->slot[x->idx[k]] * p->ld, z);
+			for (int64_t k = k0; k < k1; k++)
+				xrow[x->idx[k]] = x->val[k];
+			loss += model_row_grad(nt, z, xrow + j0, scale, db + j0, p->lcol + used,
+					       p->lval + used, p->room - used, &nnz);
+			for (int64_t k = k0; k < k1; k++)
+				xrow[x->idx[k]] = 0.0f;
+			p->lat[R] = used;
+			p->lnnz[R] = nnz >= 0 && nnz < nt / 4 ? nnz : -1;
+			if (p->lnnz[R] == 0)
+				continue;     /* no share of q_r */
+			if (p->lnnz[R] > 0) { /* q_r's share: g's non-zeros in column order */
+				model_gather_rows(m, Wp, p->lcol + used, p->lval + used, nnz, q);
+				for (int64_t e = used; e < used + nnz; e++)
+					p->work[(j0 + p->lcol[e]) / 16]++; /* a g term */
+				used += nnz;
+			} else { /* dense g (early in a run): keep its columns in G */
+				memcpy(g->G + R * n + j0, z, (size_t)nt * sizeof *z);
+				memset(q, 0, (size_t)m * sizeof *q);
+				for (int64_t j = 0; j < nt; j++)
+					if (z[j] != 0.0f) {
+						model_axpy(m, z[j], Wp + j * m, q);
+						p->work[(j0 + j) / 16]++;
+					}
+			}
+			for (int64_t k = k0; k < k1; k++) /* the x terms of the share */
+				model_axpy(m, x->val[k], q,
+					   p->XQ + (int64_t)g->slot[x->idx[k]] * m);
+		}
+	}
+	return loss;
+}
+
+/* The work of rows [16·K, 16·K + 16) in gram_part_grad (see gram_part_cut). */
+static double bucket_work(const struct gram *g, const struct gram_part *parts, int64_t nparts,
+			  double row_cost, int64_t k)
+{
+	const int64_t i1 = 16 * k + 16 < g->n ? 16 * k + 16 : g->n;
+	double w = 0;
+
+	for (int64_t t = 0; t < nparts; t++)
+		w += parts[t].work[k];
+	for (int64_t i = 16 * k; i < i1; i++)
+		w += row_cost + (g->slot[i] >= 0 ? (double)nparts : 0.0);
+	return w;
+}
+
+int64_t gram_part_cut(const struct gram *g, const struct gram_part *parts, int64_t nparts,
+		      double row_cost, int64_t t, int64_t nt)
+{
+	const int64_t n = g->n, nb = (n + 15) / 16;
+	double total = 0, sum = 0, goal;
+	int64_t k = 0;
+
+	if (t <= 0)
+		return 0;
+	if (t >= nt)
+		return n;
+	for (int64_t b = 0; b < nb; b++)
+		total += bucket_work(g, parts, nparts, row_cost, b);
+	goal = total * (double)t / (double)nt;
+	for (; k < nb; k++) {
+		const double w = bucket_work(g, parts, nparts, row_cost, k);
+
+		if (sum + 0.5 * w >= goal)
+			break;
+		sum += w;
+	}
+	return k * 16 < n ? k * 16 : n;
+}
+
 /* The first entry of the list [E, HI) (columns increasing) at column >= I0. */
 static int64_t list_from(const int32_t *col, int64_t e, int64_t hi, int64_t i0)
 {
@@ -200,36 +286,74 @@ static int64_t list_from(const int32_t *col, int64_t e, int64_t hi, int64_t i0)
 	return e;
 }
 
-void gram_sparse_grad_rows(const struct gram *g, const struct model_rows *chunks, int64_t nchunk,
-			   int64_t i0, int64_t i1, float *dW)
+/* The entries [*E0, *E1) of sample R's list in part P at rows [I0, I1);
+ * false when there are none (or, *DENSE set, the row is in G). */
+static bool part_entries(const struct gram_part *p, int64_t R, int64_t i0, int64_t i1, int64_t *e0,
+			 int64_t *e1, bool *dense)
+{
+	const int64_t nnz = p->lnnz[R], end = p->lat[R] + nnz;
+	const int64_t lo = i0 > p->j0 ? i0 - p->j0 : 0,
+		      hi = i1 < p->j1 ? i1 - p->j0 : p->j1 - p->j0;
+
+	*dense = nnz < 0;
+	if (nnz == 0 || lo >= hi)
+		return false;
+	if (*dense)
+		return true;
+	*e0 = list_from(p->lcol, p->lat[R], end, lo);
+	*e1 = hi >= p->j1 - p->j0 ? end : list_from(p->lcol, *e0, end, hi);
+	return *e1 > *e0;
+}
+
+void gram_part_grad(const struct gram *g, const struct gram_part *parts, int64_t nparts, int64_t i0,
+		    int64_t i1, const float *WS, const struct model_rows *chunks, int64_t nchunk,
+		    int32_t *slots, float *h, float *dW)
 {
 	const int64_t n = g->n, m = g->m;
-	int64_t R = 0;
+	int64_t R = 0, p0 = 0, p1;
 
 	if (i1 <= i0)
 		return;
+	while (parts[p0].j1 <= i0) /* the parts over [i0, i1) */
+		p0++;
+	for (p1 = p0; p1 < nparts && parts[p1].j0 < i1; p1++)
+		;
 	memset(dW + i0 * m, 0, (size_t)((i1 - i0) * m) * sizeof *dW);
-	for (int64_t c = 0; c < nchunk; c++) {
+	for (int64_t c = 0; c < nchunk; c++) { /* the g terms, sample by sample */
 		const struct model_rows *x = &chunks[c];
 
 		for (int64_t r = 0; r < x->nrows; r++, R++) {
-			const float *h = g->H + R * m, *q = g->Q + R * m;
-			const int64_t q0 = g->lat[R], nnz = g->lnnz[R];
+			const int64_t k0 = x->start[r], k1 = x->start[r + 1];
+			bool have_h = false;
 
-			if (nnz >= 0) {
-				for (int64_t e = list_from(g->lcol, q0, q0 + nnz, i0);
-				     e < q0 + nnz && g->lcol[e] < i1; e++)
-					model_axpy(m, g->lval[e], h, dW + (int64_t)g->lcol[e] * m);
-			} else {
-				const float *gr = g->G + R * n;
+			for (int64_t pi = p0; pi < p1; pi++) {
+				const struct gram_part *p = &parts[pi];
+				int64_t e0 = 0, e1 = 0;
+				bool dense;
 
-				for (int64_t j = i0; j < i1; j++)
-					if (gr[j] != 0.0f)
-						model_axpy(m, gr[j], h, dW + j * m);
+				if (!part_entries(p, R, i0, i1, &e0, &e1, &dense))
+					continue;
+				if (!have_h) { /* h_r = x_r W, from a copy of W_S */
+					for (int64_t k = k0; k < k1; k++)
+						slots[k - k0] = g->slot[x->idx[k]];
+					model_gather_rows(m, WS, slots, x->val + k0, k1 - k0, h);
+					have_h = true;
+				}
+				if (!dense) {
+					for (int64_t e = e0; e < e1; e++)
+						model_axpy(m, p->lval[e], h,
+							   dW + (p->j0 + p->lcol[e]) * m);
+					continue;
+				}
+				for (int64_t j = i0 > p->j0 ? i0 : p->j0; j < i1 && j < p->j1; j++)
+					if (g->G[R * n + j] != 0.0f)
+						model_axpy(m, g->G[R * n + j], h, dW + j * m);
 			}
-			for (int64_t k = x->start[r]; k < x->start[r + 1]; k++)
-				if (x->idx[k] >= i0 && x->idx[k] < i1)
-					model_axpy(m, x->val[k], q, dW + (int64_t)x->idx[k] * m);
 		}
 	}
+	for (int64_t i = i0; i < i1; i++) /* the x terms: the parts' sums, in part order */
+		if (g->slot[i] >= 0)
+			for (int64_t t = 0; t < nparts; t++)
+				model_axpy(m, 1.0f, parts[t].XQ + (int64_t)g->slot[i] * m,
+					   dW + i * m);
 }

@@ -141,6 +141,7 @@ int train_run_opts(const struct job_point *job, uint64_t seed, const char *check
 	if (opts) {
 		eopts.block_rows = opts->block_rows;
 		eopts.gram = opts->gram;
+		eopts.parts = opts->parts;
 	}
 	rc = engine_create(job, seed, &eopts, &e, err);
 	if (rc != 0) {

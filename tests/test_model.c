@@ -161,7 +161,7 @@ static void test_fast_vs_ref(void **state)
 	/* the block path (gram < 0) with g through the dense products
 	 * (sparse_max < 0), through the sparse ones (1: always) and with the
 	 * default switch (about half of z > 0 at init: dense); then the Gram
-	 * path (gram > 0: every batch), with its sparse backward (2: always;
+	 * path (gram > 0: every batch), with its sparse step (2: always;
 	 * g dense here, so its rows of G as well as its lists) and the default
 	 * choice between them */
 	for (int k = 0; k < 6; k++) {
@@ -396,7 +396,7 @@ static void test_kernels_same_bits(void **state)
  * n = 1000, B = 2048, α = 1, E = 1 a batch has D ≈ 506 (sd ≈ 8) distinct
  * features, and at m = 63 the Gram path is set up (room for D up to mean +
  * 6 sd).  With b negative everywhere (g sparse) or 2 % of it positive the
- * step takes the Gram path with its sparse backward (D_max ≈ 1885); with 5 %
+ * step takes the Gram path with its sparse step (D_max ≈ 1885); with 5 %
  * positive (D_max ≈ 807) or all (g dense, D_max ≈ B) the Gram path with dM_S.
  * Each step's gradient is then checked against the block path's on the
  * same state. */

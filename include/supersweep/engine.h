@@ -40,7 +40,10 @@ struct engine_opts {
 	                     * 1: always) */
 	int gram;	    /* the Gram path (gram.h): 0 = when it pays (default), < 0 =
 	                     * never, > 0 = for every batch that fits its buffers,
-	                     * 2 = and always with its sparse backward (tests) */
+	                     * 2 = and always with its sparse step (tests) */
+	int64_t parts;	    /* parts of the features in the Gram path's sparse step
+	                     * (default, 0: one per thread); its bits depend on the
+	                     * parts, not on the threads (tests) */
 };
 
 /* The job's state, borrowed from the engine. */

@@ -17,8 +17,8 @@
  * sparse (a trained model: z > 0 on ≈ 1 % of entries) the backward can skip
  * dM_S: with dM = Σ_r g_r x_rᵀ, dM W + dMᵀ W = Σ_r g_r h_rᵀ + x_r q_rᵀ,
  *
- *   sparse    h_r = x_r W,  q_r = g_r W               (m)      per sample
- *   backward  dW = Σ_r g_r h_rᵀ + x_r q_rᵀ           (n, m)   by rows of W
+ *   sparse    q_r = g_r W                         (m)      per sample
+ *   backward  dW = Σ_r g_r h_rᵀ + x_r q_rᵀ        (n, m)   h_r = x_r W
  *
  * ≈ 4·m FLOP per non-zero of g instead of the two products.  The per-
  * sample work keeps each g_r (in G, and as a list of its non-zeros when it is
@@ -27,7 +27,16 @@
  * threads and whichever thread did what.  The work is cut into fixed ranges
  * (of slots, of batch chunks, of rows of W) that the engine's threads claim;
  * every sum has a fixed order, so the result is a pure function of the inputs
- * and of the number of chunks.  Nothing here allocates or knows about threads.
+ * and of the number of chunks.
+ *
+ * The sparse step (gram_part_*) cuts the features instead: part p owns the
+ * columns [j0, j1) of M_S, z and g, and the same rows of W and dW.  It
+ * computes its columns of M_S, runs every sample over them (z, g, the
+ * sample's share of q_r), and, once every part has done so, sums its rows
+ * of dW (with q_r = the parts' shares, in part order) and can update them:
+ * the data a part writes stays with it, and no sample's work is split.
+ * With one part the sums are those of the whole rows.  Nothing here
+ * allocates or knows about threads.
  */
 #ifndef SUPERSWEEP_GRAM_H
 #define SUPERSWEEP_GRAM_H
@@ -53,8 +62,22 @@ struct gram {
 	float *lval;   /* and values */
 	int64_t *lat;  /* (B) start of sample r's list in lcol/lval */
 	int64_t *lnnz; /* (B) its length; -1: g_r is dense, read it from G */
-	float *H;      /* (B, m) h_r = x_r W of each sample (the sparse backward) */
-	float *Q;      /* (B, m) q_r = g_r W of each sample (the sparse backward) */
+};
+
+/* One part of the features for the sparse step (buffers borrowed). */
+struct gram_part {
+	int64_t j0, j1; /* its features: columns of M_S, rows of W */
+	float *WS;	/* (dmax, m) its copy of W_S */
+	float *MS;	/* (dmax, ld) its columns of M_S */
+	int64_t ld;	/* j1 - j0 rounded up to 16 floats (64-byte rows) */
+	int32_t *lcol;	/* lists of the non-zeros of its columns of the g_r: columns - j0 */
+	float *lval;	/* and values */
+	int64_t room;	/* entries of lcol/lval */
+	int64_t *lat;	/* (B) start of sample r's list */
+	int64_t *lnnz;	/* (B) its length; -1: read g_r's columns from G */
+	float *XQ;	/* (dmax, m) its share of the x terms: Σ_r x_r q_rᵀ on the slots,
+			   with q_r's share Σ over its columns of g_rj W[j] */
+	int32_t *work;	/* ((n + 15) / 16) its g terms per 16 rows of W */
 };
 
 /* gram_slots - the slots of the batch, given as NCHUNK chunks of rows:
@@ -78,13 +101,11 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1);
  * list of g's non-zeros goes to lcol/lval from entry AT (room for ROOM
  * entries), or, for a row that does not fit or whose g is not sparse, g to
  * its row of G.  Z and XROW are (n) scratch, XROW zero between calls.
- * Sets *ENTRIES to the entries kept (n for a row of G).  With W not NULL,
- * also each sample's h_r = x_r W and q_r = g_r W (its non-zeros in column
- * order) into H and Q, for gram_sparse_grad_rows.  Returns the chunk's
+ * Sets *ENTRIES to the entries kept (n for a row of G).  Returns the chunk's
  * Σ (y - x)². */
-double gram_rows(struct gram *g, const float *b, const float *W, const struct model_rows *x,
-		 int64_t r0, float scale, float *db, float *z, float *xrow, int64_t at,
-		 int64_t room, int64_t *entries);
+double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
+		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room,
+		 int64_t *entries);
 
 /* gram_reduce_slots - for slots [S0, S1): dM_S[k] = Σ_{r ∋ k} v_k g_r over the
  * NCHUNK chunks of rows in order (sample order), from zero, then
@@ -96,14 +117,37 @@ void gram_reduce_slots(struct gram *g, const struct model_rows *chunks, int64_t 
  * dM_S W on the rows of S. */
 void gram_grad_rows(const struct gram *g, int64_t i0, int64_t i1, float *dW);
 
-/* gram_sparse_grad_rows - rows [I0, I1) of the gradient without dM_S, from
- * the samples' g, h and q (gram_rows with W): dW = Σ_r g_r h_rᵀ + x_r q_rᵀ,
- * since dM W + dMᵀ W with dM = Σ_r g_r x_rᵀ is that sum.  Each row sums the
- * samples of the NCHUNK chunks in order (per sample the g term, then the x
- * term), so the result does not depend on the cut into row ranges or on the
- * chunks.  It costs ≈ 2·m FLOP per non-zero of g (q_r as much again, in
- * gram_rows) instead of the 4·D·n·m of the two products. */
-void gram_sparse_grad_rows(const struct gram *g, const struct model_rows *chunks, int64_t nchunk,
-			   int64_t i0, int64_t i1, float *dW);
+/* gram_part_forward - part P's copy of W_S and its columns of M_S. */
+void gram_part_forward(const struct gram *g, struct gram_part *p, const float *W);
+
+/* gram_part_rows - every sample of the NCHUNK chunks (in order) over part
+ * P's columns: z from its M_S, g (SCALE = 2/(B·n)) and DB's columns, the list
+ * of g's non-zeros (or, when they do not fit its room or are not sparse,
+ * the columns in G), its share of q_r and of the x terms, into P->XQ, and
+ * its g terms per 16 rows, into P->work.  Z is (j1 - j0) scratch, XROW (n)
+ * scratch that is zero between calls, Q (m) scratch.  Reads W's rows of the
+ * part only.  Returns its share of Σ (y - x)². */
+double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const float *W,
+		      const struct model_rows *chunks, int64_t nchunk, float scale, float *db,
+		      float *z, float *xrow, float *q);
+
+/* gram_part_cut - where share T of NT of the rows of dW starts, for
+ * gram_part_grad: a multiple of 16 (0 for T = 0, n for T = NT), cutting the
+ * rows' work into equal shares: the g terms counted by gram_part_rows, the
+ * NPARTS x-term sums of each row of S, and ROW_COST per row (clearing and
+ * updating it), in units of one term (an axpy over a row of W). */
+int64_t gram_part_cut(const struct gram *g, const struct gram_part *parts, int64_t nparts,
+		      double row_cost, int64_t t, int64_t nt);
+
+/* gram_part_grad - once every one of the NPARTS parts has run its rows: the
+ * rows [I0, I1) of dW = Σ_r g_r h_rᵀ (samples in order) + the parts' XQ (in
+ * part order), with h_r from WS (a part's copy of W_S).  Any cut into row
+ * ranges gives the same bits.  Reads no W (other threads may be updating
+ * their rows).  SLOTS is (n) scratch, H (m).  It costs ≈ 2·m FLOP per
+ * non-zero of g and per x term (q_r's shares and the x terms as much again,
+ * in gram_part_rows) instead of the 4·D·n·m of the two products. */
+void gram_part_grad(const struct gram *g, const struct gram_part *parts, int64_t nparts, int64_t i0,
+		    int64_t i1, const float *WS, const struct model_rows *chunks, int64_t nchunk,
+		    int32_t *slots, float *h, float *dW);
 
 #endif

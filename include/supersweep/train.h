@@ -91,8 +91,9 @@ struct train_opts {
 	                       * done in total (deterministic stop for tests) */
 	int64_t block_rows;   /* samples per block of the step kernel (0 = default) */
 	int gram;	      /* engine_opts.gram: the Gram path when it pays (0), never
-	                       * (< 0), for every batch (> 0), with its sparse
-	                       * backward always (2) */
+	                       * (< 0), for every batch (> 0), with its sparse step
+	                       * always (2) */
+	int64_t parts;	      /* engine_opts.parts (0 = one per thread) */
 };
 
 /* train_run_opts - train_run with OPTS (borrowed, may be NULL). */
