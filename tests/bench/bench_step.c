@@ -17,7 +17,9 @@
  * takes gW and gᵀh over its non-zeros, as for most of a real run.
  * Also prints one "RESULT key=value ..." line per shape for scripts.
  * Shapes are timed interleaved (steps, then sgemm, repeated) so that the
- * other tenants of a shared machine slow both alike.
+ * other tenants of a shared machine slow both alike.  The two-thread rounds
+ * also print the share of CPU time the host gave to other guests meanwhile
+ * (steal, from /proc/stat), which holds a multi-thread step at its barriers.
  * usage: bench_step [quick | pair]   (pair: only the two-thread figures;
  *        BENCH_BLOCK_ROWS overrides the block size)
  */
@@ -169,6 +171,25 @@ static double quantile(double *x, int n, double q)
 static double median(double *x, int n)
 {
 	return quantile(x, n, 0.5);
+}
+
+/* The CPU time the hypervisor gave to others ("steal", /proc/stat) and the
+ * total, in ticks summed over the CPUs; 0 and 0 where /proc/stat is not. */
+static void cpu_ticks(double *steal, double *total)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[8] = {0};
+
+	*steal = *total = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (int k = 0; k < 8; k++)
+			*total += (double)v[k];
+		*steal = (double)v[7];
+	}
+	fclose(f);
 }
 
 static struct job_point job_of(int64_t n, int64_t m, int64_t B, int threads)
@@ -343,10 +364,12 @@ int main(int argc, char **argv)
 		struct engine *e2 = trained_engine_of(&j2, pre);
 		struct engine *e1b = trained_engine_of(&j1, pre);
 		double t1[REPS2], t2[REPS2], ratio[REPS2], jobs[REPS2];
+		double steal0, total0, steal1, total1;
 		int64_t s1 = pre, s2 = pre;
 		const int R = quick ? 1 : REPS2, K = quick ? 1 : K2;
 		struct steps_job ja = {e1, pre, K, 0}, jb = {e1b, pre, K, 0};
 
+		cpu_ticks(&steal0, &total0);
 		for (int r = 0; r < R; r++) {
 			t1[r] = steps_time(e1, &s1, K);
 			t2[r] = steps_time(e2, &s2, K);
@@ -355,6 +378,7 @@ int main(int argc, char **argv)
 			jobs[r] = 2 * t1[r] / steps_pair_time(&ja, &jb);
 			s1 = ja.step;
 		}
+		cpu_ticks(&steal1, &total1);
 		engine_destroy(&e1);
 		engine_destroy(&e2);
 		engine_destroy(&e1b);
@@ -367,6 +391,10 @@ int main(int argc, char **argv)
 		printf("the same rounds, two 1-thread jobs at once vs one alone (throughput): "
 		       "median %.2fx (quartiles %.2f-%.2f)\n",
 		       median(jobs, R), quantile(jobs, R, 0.25), quantile(jobs, R, 0.75));
+		if (total1 > total0)
+			printf("CPU time the host gave to others during these rounds (steal): "
+			       "%.1f%%\n",
+			       100.0 * (steal1 - steal0) / (total1 - total0));
 	}
 	{
 		/* the ceiling: two threads each running the three products */
