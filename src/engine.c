@@ -122,16 +122,15 @@ struct worker {
 	int32_t *idx;	      /* (cap) active features of the block */
 	float *val;	      /* (cap) their values */
 	float *dW, *db;	      /* accumulators of the chunk being processed */
+	double psum;	      /* Σ of the parameters this thread updated in the step */
 };
 
-/* One chunk of the batch (block path: C chunks, phase 1; Gram path: GC)
- * and one range of rows of W (block path, phase 2) or piece of the Gram
- * path's last phase. */
+/* One chunk of the batch (block path: C chunks, phase 1; Gram path: GC;
+ * the sparse step: the loss of part c). */
 struct chunk {
 	float *dW, *db;	 /* (n, m), (n) gradient accumulators of the chunk's rows;
 			    dW only in the first C chunks */
 	double loss;	 /* the chunk's Σ (y - x)² */
-	double psum;	 /* Σ of the parameters updated by range or piece c */
 	bool overflow;	 /* the Gram path's batch did not fit the chunk's room */
 	int64_t entries; /* the Gram path: entries of the chunk's g kept (gram_rows) */
 };
@@ -153,7 +152,7 @@ struct engine {
 	int64_t n, m, B, T, block_rows, cap, gcap;
 	int64_t C;	/* chunks of the block path's batch and update ranges */
 	int64_t GC;	/* chunks of the Gram path's batch */
-	int64_t nch;	/* max(C, GC): chunk structs */
+	int64_t nch;	/* max(C, GC, P): chunk structs */
 	int64_t pieces; /* pieces of the Gram path's product phases */
 	int64_t P;	/* parts of the sparse step (engine_opts.parts; default T) */
 	struct sampler *smp;
@@ -365,10 +364,10 @@ static void phase_update(struct worker *w)
 	while ((u = atomic_fetch_add(&e->next[CNT_UPDATE], 1)) < e->C) {
 		int64_t i0 = e->n * u / e->C, i1 = e->n * (u + 1) / e->C;
 
-		e->ch[u].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, (int)e->C,
-						  i0, i1, e->m, e->job->gamma, &e->aW);
-		e->ch[u].psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, (int)e->C,
-						   i0, i1, 1, 0.0, &e->ab);
+		w->psum += model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, (int)e->C, i0,
+					     i1, e->m, e->job->gamma, &e->aW);
+		w->psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, (int)e->C, i0,
+					     i1, 1, 0.0, &e->ab);
 	}
 }
 
@@ -441,8 +440,6 @@ static void choose_path(void *arg)
 	bool fits = true, sparse;
 	double rho;
 
-	for (int64_t c = 0; c < e->nch; c++)
-		e->ch[c].psum = 0; /* each path sets those of its own ranges */
 	for (int64_t c = 0; c < e->GC; c++)
 		fits = fits && !e->ch[c].overflow;
 	e->gram_step = e->sparse_step = false;
@@ -549,10 +546,10 @@ static void phase_gram_grad(struct worker *w, bool update)
 		gram_grad_rows(&e->gr, i0, i1, e->ch[0].dW);
 		if (!update)
 			continue;
-		e->ch[p].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1,
-						  e->m, e->job->gamma, &e->aW);
-		e->ch[p].psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb,
-						   (int)e->GC, i0, i1, 1, 0.0, &e->ab);
+		w->psum += model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1, e->m,
+					     e->job->gamma, &e->aW);
+		w->psum += model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, (int)e->GC, i0,
+					     i1, 1, 0.0, &e->ab);
 	}
 }
 
@@ -608,9 +605,9 @@ static void phase_part_grad(struct worker *w, bool update)
 		       e->ch[0].dW);
 	if (!update || i1 <= i0)
 		return;
-	e->ch[w->t].psum = model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1, e->m,
-					     e->job->gamma, &e->aW);
-	e->ch[w->t].psum +=
+	w->psum += model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1, e->m,
+				     e->job->gamma, &e->aW);
+	w->psum +=
 		model_update_rows(e->par.b, e->par.mb, e->par.vb, e->gb, 1, i0, i1, 1, 0.0, &e->ab);
 }
 
@@ -619,6 +616,7 @@ static void run_step(struct worker *w, bool update)
 {
 	struct engine *e = w->e;
 
+	w->psum = 0;
 	if (e->gram_on) {
 		phase_sample(w);
 		sync_threads_then(e, choose_path);
@@ -1117,8 +1115,8 @@ int engine_step(struct engine *e, int64_t step, double *loss)
 	dispatch(e, PHASE_STEP);
 	for (int64_t c = 0; c < step_chunks(e); c++)
 		L += e->ch[c].loss;
-	for (int64_t c = 0; c < e->nch; c++)
-		psum += e->ch[c].psum;
+	for (int64_t t = 0; t < e->T; t++)
+		psum += e->w[t].psum;
 	L /= (double)e->B;
 	*loss = L;
 	return isfinite(L) && isfinite(psum) ? 0 : ERR_DIVERGED;
