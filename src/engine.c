@@ -39,6 +39,23 @@
 #include "supersweep/gram.h"
 #include "supersweep/model.h"
 
+/* AddressSanitizer builds (CI's SAN=address,undefined) put a poisoned guard
+ * after each buffer carved from the engine's one block (see carve). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ENGINE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ENGINE_ASAN 1
+#endif
+#endif
+#ifdef ENGINE_ASAN
+#include <sanitizer/asan_interface.h>
+#define GUARD_BYTES 64
+#define GUARD_MAX   256
+#else
+#define GUARD_BYTES 0
+#endif
+
 /* Samples per block: 128, or 256 when W is over 4 MiB (n·m > 2^20 floats).
  * Each block's products repack W and add into all of dW; once W is out of
  * the per-core cache that costs memory traffic, which bigger blocks share
@@ -179,6 +196,11 @@ struct engine {
 	double sparse_f;	  /* engine_opts.sparse_max, in [0, 1] */
 	struct model_rows *brows; /* (GC) the batch's chunks */
 	int nthreads;		  /* pthreads started */
+#if GUARD_BYTES > 0
+	size_t guard_at[GUARD_MAX], guard_len[GUARD_MAX]; /* the guards of carve */
+	int nguard;
+	bool guards_done; /* the layout is sized: carve records no more */
+#endif
 	bool sync_ready;
 	struct barrier bar;
 	/* the current command (written by thread 0 before the start barrier) */
@@ -733,18 +755,31 @@ static int64_t list_room(const struct engine *e, int64_t c)
 	return (int64_t)(e->sparse_f * (double)(chunk_rows(e, c) * e->n)) + 8;
 }
 
-static size_t carve(size_t *off, size_t bytes)
+/* BYTES of the engine's block at *OFF (64-byte aligned), then *OFF past
+ * them.  In AddressSanitizer builds a guard follows each buffer, recorded
+ * until the layout is done (guards_done) and poisoned once the block
+ * exists, so that a write past a buffer stops the tests. */
+static size_t carve(struct engine *e, size_t *off, size_t bytes)
 {
 	size_t at = *off;
 
 	*off += (bytes + ALIGN - 1) / ALIGN * ALIGN;
+#if GUARD_BYTES > 0
+	if (!e->guards_done && e->nguard < GUARD_MAX) {
+		e->guard_at[e->nguard] = at + bytes;
+		e->guard_len[e->nguard++] = *off + GUARD_BYTES - (at + bytes);
+	}
+	*off += GUARD_BYTES;
+#else
+	(void)e;
+#endif
 	return at;
 }
 
 /* CARVE's bytes at BASE, or NULL when BASE is NULL (sizes only). */
-static void *place(char *base, size_t *off, size_t bytes)
+static void *place(struct engine *e, char *base, size_t *off, size_t bytes)
 {
-	const size_t at = carve(off, bytes);
+	const size_t at = carve(e, off, bytes);
 
 	return base ? base + at : NULL;
 }
@@ -780,28 +815,28 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 		room += chunk_room(e, c);
 		lroom += list_room(e, c);
 	}
-	e->bbase = place(base, &off, (size_t)(C + 1) * 8);
-	e->bstart = place(base, &off, (size_t)(B + C) * 8);
-	e->bidx = place(base, &off, (size_t)room * 4);
-	e->bval = place(base, &off, (size_t)room * 4);
-	e->brows = place(base, &off, (size_t)C * sizeof *e->brows);
-	e->lbase = place(base, &off, (size_t)(C + 1) * 8);
-	g->slot = place(base, &off, (size_t)n * 4);
-	g->feat = place(base, &off, (size_t)n * 4);
-	g->uses = place(base, &off, (size_t)n * 4);
-	g->WS = place(base, &off, (size_t)(dmax * m) * 4);
-	g->dWS = place(base, &off, (size_t)(dmax * m) * 4);
-	g->MS = place(base, &off, (size_t)(dmax * (n + 16 * P)) * 4);
-	g->dMS = place(base, &off, (size_t)(dmax * n) * 4);
-	g->G = place(base, &off, (size_t)(B * n) * 4);
-	g->lcol = place(base, &off, (size_t)lroom * 4);
-	g->lval = place(base, &off, (size_t)lroom * 4);
-	parts_work = place(base, &off, (size_t)(P * nwork) * 4);
-	g->lat = place(base, &off, (size_t)(P * B) * 8);
-	g->lnnz = place(base, &off, (size_t)(P * B) * 8);
-	e->part = place(base, &off, (size_t)P * sizeof *e->part);
-	parts_WS = place(base, &off, (size_t)((P - 1) * dmax * m) * 4);
-	parts_XQ = place(base, &off, (size_t)(P * dmax * m) * 4);
+	e->bbase = place(e, base, &off, (size_t)(C + 1) * 8);
+	e->bstart = place(e, base, &off, (size_t)(B + C) * 8);
+	e->bidx = place(e, base, &off, (size_t)room * 4);
+	e->bval = place(e, base, &off, (size_t)room * 4);
+	e->brows = place(e, base, &off, (size_t)C * sizeof *e->brows);
+	e->lbase = place(e, base, &off, (size_t)(C + 1) * 8);
+	g->slot = place(e, base, &off, (size_t)n * 4);
+	g->feat = place(e, base, &off, (size_t)n * 4);
+	g->uses = place(e, base, &off, (size_t)n * 4);
+	g->WS = place(e, base, &off, (size_t)(dmax * m) * 4);
+	g->dWS = place(e, base, &off, (size_t)(dmax * m) * 4);
+	g->MS = place(e, base, &off, (size_t)(dmax * (n + 16 * P)) * 4);
+	g->dMS = place(e, base, &off, (size_t)(dmax * n) * 4);
+	g->G = place(e, base, &off, (size_t)(B * n) * 4);
+	g->lcol = place(e, base, &off, (size_t)lroom * 4);
+	g->lval = place(e, base, &off, (size_t)lroom * 4);
+	parts_work = place(e, base, &off, (size_t)(P * nwork) * 4);
+	g->lat = place(e, base, &off, (size_t)(P * B) * 8);
+	g->lnnz = place(e, base, &off, (size_t)(P * B) * 8);
+	e->part = place(e, base, &off, (size_t)P * sizeof *e->part);
+	parts_WS = place(e, base, &off, (size_t)((P - 1) * dmax * m) * 4);
+	parts_XQ = place(e, base, &off, (size_t)(P * dmax * m) * 4);
 	if (base) {
 		e->bbase[0] = e->lbase[0] = 0;
 		for (int64_t c = 0; c < C; c++) {
@@ -832,6 +867,20 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 		}
 	}
 	return off;
+}
+
+/* The bytes of the Gram path's buffers with the current gr.dmax. */
+static size_t gram_size(struct engine *e)
+{
+#if GUARD_BYTES > 0
+	const int nguard = e->nguard; /* a size query: its guards are not the layout's */
+	const size_t bytes = gram_layout(e, NULL, 0);
+
+	e->nguard = nguard;
+	return bytes;
+#else
+	return gram_layout(e, NULL, 0);
+#endif
 }
 
 /* CPUs this process may run on (its affinity mask), at least 1. */
@@ -918,47 +967,46 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 
 		batch_features(e->smp, e->B, &mean, &sd);
 		e->gr.dmax = (int64_t)fmin(fmax(dmax, ceil(mean + 6.0 * sd)), (double)n);
-		if ((double)gram_layout(e, NULL, 0) > GRAM_MAX_BYTES) /* no room to spare */
+		if ((double)gram_size(e) > GRAM_MAX_BYTES) /* no room to spare */
 			e->gr.dmax = (int64_t)fmin(fmax(dmax, 0.0), (double)n);
 		if (e->gram_mode > 0)
 			e->gr.dmax = n; /* every batch (tests) */
-		e->gram_on =
-			e->gram_mode > 0 || (e->gram_mode == 0 && dmax >= 1.0 &&
-					     (double)gram_layout(e, NULL, 0) <= GRAM_MAX_BYTES &&
-					     mean - 6.0 * sd <= dmax);
+		e->gram_on = e->gram_mode > 0 ||
+			     (e->gram_mode == 0 && dmax >= 1.0 &&
+			      (double)gram_size(e) <= GRAM_MAX_BYTES && mean - 6.0 * sd <= dmax);
 		if (e->gram_on) {
 			o_gram = off;
 			off = gram_layout(e, NULL, off);
 		}
 	}
-	o_W = carve(&off, (size_t)(n * m) * 4);
-	o_mW = carve(&off, (size_t)(n * m) * 4);
-	o_vW = carve(&off, (size_t)(n * m) * 4);
-	o_b = carve(&off, (size_t)n * 4);
-	o_mb = carve(&off, (size_t)n * 4);
-	o_vb = carve(&off, (size_t)n * 4);
-	o_gW = carve(&off, (size_t)e->C * sizeof(float *));
-	o_gb = carve(&off, (size_t)e->nch * sizeof(float *));
-	o_w = carve(&off, (size_t)T * sizeof(struct worker));
-	o_ch = carve(&off, (size_t)e->nch * sizeof(struct chunk));
+	o_W = carve(e, &off, (size_t)(n * m) * 4);
+	o_mW = carve(e, &off, (size_t)(n * m) * 4);
+	o_vW = carve(e, &off, (size_t)(n * m) * 4);
+	o_b = carve(e, &off, (size_t)n * 4);
+	o_mb = carve(e, &off, (size_t)n * 4);
+	o_vb = carve(e, &off, (size_t)n * 4);
+	o_gW = carve(e, &off, (size_t)e->C * sizeof(float *));
+	o_gb = carve(e, &off, (size_t)e->nch * sizeof(float *));
+	o_w = carve(e, &off, (size_t)T * sizeof(struct worker));
+	o_ch = carve(e, &off, (size_t)e->nch * sizeof(struct chunk));
 	o_acc = off;
 	for (int64_t c = 0; c < e->nch; c++) {
 		if (c < e->C)
-			carve(&off, (size_t)(n * m) * 4); /* dW_c */
-		carve(&off, (size_t)n * 4);		  /* db_c */
+			carve(e, &off, (size_t)(n * m) * 4); /* dW_c */
+		carve(e, &off, (size_t)n * 4);		     /* db_c */
 	}
 	for (int64_t t = 0; t < T; t++) {
 		o_t[t] = off;
-		carve(&off, (size_t)(e->block_rows * m) * 4); /* h */
-		carve(&off, (size_t)(e->block_rows * n) * 4); /* z */
-		carve(&off, (size_t)(e->block_rows * m) * 4); /* gw */
-		carve(&off, (size_t)n * 4);		      /* xrow */
-		carve(&off, (size_t)(e->block_rows + 1) * 8); /* start */
-		carve(&off, (size_t)e->cap * 4);	      /* idx */
-		carve(&off, (size_t)e->cap * 4);	      /* val */
-		carve(&off, (size_t)(e->block_rows + 1) * 8); /* gstart */
-		carve(&off, (size_t)e->gcap * 4);	      /* gcol */
-		carve(&off, (size_t)e->gcap * 4);	      /* gval */
+		carve(e, &off, (size_t)(e->block_rows * m) * 4); /* h */
+		carve(e, &off, (size_t)(e->block_rows * n) * 4); /* z */
+		carve(e, &off, (size_t)(e->block_rows * m) * 4); /* gw */
+		carve(e, &off, (size_t)n * 4);			 /* xrow */
+		carve(e, &off, (size_t)(e->block_rows + 1) * 8); /* start */
+		carve(e, &off, (size_t)e->cap * 4);		 /* idx */
+		carve(e, &off, (size_t)e->cap * 4);		 /* val */
+		carve(e, &off, (size_t)(e->block_rows + 1) * 8); /* gstart */
+		carve(e, &off, (size_t)e->gcap * 4);		 /* gcol */
+		carve(e, &off, (size_t)e->gcap * 4);		 /* gval */
 	}
 	e->bytes = off;
 	e->block = calloc(1, off + ALIGN);
@@ -969,6 +1017,11 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 	{
 		char *base = (char *)(((uintptr_t)e->block + ALIGN - 1) / ALIGN * ALIGN);
 
+#if GUARD_BYTES > 0
+		e->guards_done = true;
+		for (int k = 0; k < e->nguard; k++)
+			ASAN_POISON_MEMORY_REGION(base + e->guard_at[k], e->guard_len[k]);
+#endif
 		e->par.W = (float *)(base + o_W);
 		e->par.mW = (float *)(base + o_mW);
 		e->par.vW = (float *)(base + o_vW);
@@ -984,19 +1037,20 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 
 			w->e = e;
 			w->t = (int)t;
-			w->wk.h = (float *)(base + carve(&o, (size_t)(e->block_rows * m) * 4));
-			w->wk.z = (float *)(base + carve(&o, (size_t)(e->block_rows * n) * 4));
-			w->wk.gw = (float *)(base + carve(&o, (size_t)(e->block_rows * m) * 4));
-			w->wk.xrow = (float *)(base + carve(&o, (size_t)n * 4));
-			w->start = (int64_t *)(void *)(base +
-						       carve(&o, (size_t)(e->block_rows + 1) * 8));
-			w->idx = (int32_t *)(void *)(base + carve(&o, (size_t)e->cap * 4));
-			w->val = (float *)(base + carve(&o, (size_t)e->cap * 4));
+			w->wk.h = (float *)(base + carve(e, &o, (size_t)(e->block_rows * m) * 4));
+			w->wk.z = (float *)(base + carve(e, &o, (size_t)(e->block_rows * n) * 4));
+			w->wk.gw = (float *)(base + carve(e, &o, (size_t)(e->block_rows * m) * 4));
+			w->wk.xrow = (float *)(base + carve(e, &o, (size_t)n * 4));
+			w->start =
+				(int64_t *)(void *)(base +
+						    carve(e, &o, (size_t)(e->block_rows + 1) * 8));
+			w->idx = (int32_t *)(void *)(base + carve(e, &o, (size_t)e->cap * 4));
+			w->val = (float *)(base + carve(e, &o, (size_t)e->cap * 4));
 			w->wk.gstart =
 				(int64_t *)(void *)(base +
-						    carve(&o, (size_t)(e->block_rows + 1) * 8));
-			w->wk.gcol = (int32_t *)(void *)(base + carve(&o, (size_t)e->gcap * 4));
-			w->wk.gval = (float *)(base + carve(&o, (size_t)e->gcap * 4));
+						    carve(e, &o, (size_t)(e->block_rows + 1) * 8));
+			w->wk.gcol = (int32_t *)(void *)(base + carve(e, &o, (size_t)e->gcap * 4));
+			w->wk.gval = (float *)(base + carve(e, &o, (size_t)e->gcap * 4));
 			w->wk.gcap = e->gcap;
 		}
 		if (e->gram_on)
@@ -1006,10 +1060,10 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 
 		for (int64_t c = 0; c < e->nch; c++) {
 			if (c < e->C) {
-				e->ch[c].dW = (float *)(base + carve(&oc, (size_t)(n * m) * 4));
+				e->ch[c].dW = (float *)(base + carve(e, &oc, (size_t)(n * m) * 4));
 				e->gW[c] = e->ch[c].dW;
 			}
-			e->ch[c].db = (float *)(base + carve(&oc, (size_t)n * 4));
+			e->ch[c].db = (float *)(base + carve(e, &oc, (size_t)n * 4));
 			e->gb[c] = e->ch[c].db;
 		}
 	}
@@ -1070,6 +1124,10 @@ void engine_destroy(struct engine **ep)
 		barrier_destroy(&e->bar);
 	}
 	sampler_destroy(&e->smp);
+#if GUARD_BYTES > 0
+	if (e->block)
+		ASAN_UNPOISON_MEMORY_REGION(e->block, e->bytes + ALIGN);
+#endif
 	free(e->block);
 	free(e);
 	*ep = NULL;
