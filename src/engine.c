@@ -757,8 +757,9 @@ static int64_t list_room(const struct engine *e, int64_t c)
 
 /* BYTES of the engine's block at *OFF (64-byte aligned), then *OFF past
  * them.  In AddressSanitizer builds a guard follows each buffer, recorded
- * until the layout is done (guards_done) and poisoned once the block
- * exists, so that a write past a buffer stops the tests. */
+ * until the layout is done (guards_done; the first GUARD_MAX, enough for 8
+ * threads) and poisoned once the block exists, so that a write past a
+ * buffer stops the tests. */
 static size_t carve(struct engine *e, size_t *off, size_t bytes)
 {
 	size_t at = *off;

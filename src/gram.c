@@ -70,6 +70,30 @@ void gram_forward_slots(struct gram *g, const float *W, int64_t s0, int64_t s1)
 		    g->WS + s0 * m, (int)m, W, (int)m, 0.0f, g->MS + s0 * n, (int)n);
 }
 
+/* z and g of row R of X over the columns [J0, J0 + NT): z = b + Σ_k v_k M_S[k]
+ * from M_S's rows (LD floats apart, starting at column J0), then
+ * model_row_grad into Z (SCALE, DB's columns, the list COL/VAL with room for
+ * CAP, *NNZ).  XROW is (n) scratch, zero between calls.  Returns the row's
+ * share of Σ (y - x)². */
+static double row_z_g(const struct gram *g, const float *MS, int64_t ld, const float *b,
+		      const struct model_rows *x, int64_t r, int64_t j0, int64_t nt, float scale,
+		      float *db, float *z, float *xrow, int32_t *col, float *val, int64_t cap,
+		      int64_t *nnz)
+{
+	const int64_t k0 = x->start[r], k1 = x->start[r + 1];
+	double loss;
+
+	memcpy(z, b + j0, (size_t)nt * sizeof *z);
+	for (int64_t k = k0; k < k1; k++)
+		model_axpy(nt, x->val[k], MS + (int64_t)g->slot[x->idx[k]] * ld, z);
+	for (int64_t k = k0; k < k1; k++)
+		xrow[x->idx[k]] = x->val[k];
+	loss = model_row_grad(nt, z, xrow + j0, scale, db + j0, col, val, cap, nnz);
+	for (int64_t k = k0; k < k1; k++)
+		xrow[x->idx[k]] = 0.0f;
+	return loss;
+}
+
 double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int64_t r0,
 		 float scale, float *db, float *z, float *xrow, int64_t at, int64_t room,
 		 int64_t *entries)
@@ -81,18 +105,10 @@ double gram_rows(struct gram *g, const float *b, const struct model_rows *x, int
 	*entries = 0;
 
 	for (int64_t r = 0; r < x->nrows; r++) {
-		const int64_t k0 = x->start[r], k1 = x->start[r + 1];
 		int64_t nnz;
 
-		memcpy(z, b, (size_t)n * sizeof *z);
-		for (int64_t k = k0; k < k1; k++)
-			model_axpy(n, x->val[k], g->MS + (int64_t)g->slot[x->idx[k]] * n, z);
-		for (int64_t k = k0; k < k1; k++)
-			xrow[x->idx[k]] = x->val[k];
-		loss += model_row_grad(n, z, xrow, scale, db, g->lcol + at + used,
-				       g->lval + at + used, room - used, &nnz);
-		for (int64_t k = k0; k < k1; k++)
-			xrow[x->idx[k]] = 0.0f;
+		loss += row_z_g(g, g->MS, n, b, x, r, 0, n, scale, db, z, xrow, g->lcol + at + used,
+				g->lval + at + used, room - used, &nnz);
 		/* g is sparse once the model has learned: then dM_S takes only
 		 * its non-zeros, which gives the same bits (the rest adds +0) */
 		g->lat[r0 + r] = at + used;
@@ -198,16 +214,8 @@ double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const
 			const int64_t k0 = x->start[r], k1 = x->start[r + 1];
 			int64_t nnz;
 
-			memcpy(z, b + j0, (size_t)nt * sizeof *z);
-			for (int64_t k = k0; k < k1; k++)
-				model_axpy(nt, x->val[k],
-					   p->MS + (int64_t)g->slot[x->idx[k]] * p->ld, z);
-			for (int64_t k = k0; k < k1; k++)
-				xrow[x->idx[k]] = x->val[k];
-			loss += model_row_grad(nt, z, xrow + j0, scale, db + j0, p->lcol + used,
-					       p->lval + used, p->room - used, &nnz);
-			for (int64_t k = k0; k < k1; k++)
-				xrow[x->idx[k]] = 0.0f;
+			loss += row_z_g(g, p->MS, p->ld, b, x, r, j0, nt, scale, db, z, xrow,
+					p->lcol + used, p->lval + used, p->room - used, &nnz);
 			p->lat[R] = used;
 			p->lnnz[R] = nnz >= 0 && nnz < nt / 4 ? nnz : -1;
 			if (p->lnnz[R] == 0)

@@ -30,13 +30,14 @@
  * and of the number of chunks.
  *
  * The sparse step (gram_part_*) cuts the features instead: part p owns the
- * columns [j0, j1) of M_S, z and g, and the same rows of W and dW.  It
- * computes its columns of M_S, runs every sample over them (z, g, the
- * sample's share of q_r), and, once every part has done so, sums its rows
- * of dW (with q_r = the parts' shares, in part order) and can update them:
- * the data a part writes stays with it, and no sample's work is split.
- * With one part the sums are those of the whole rows.  Nothing here
- * allocates or knows about threads.
+ * columns [j0, j1) of M_S, z and g.  It computes its columns of M_S and runs
+ * every sample over them (z, g, the list of g's non-zeros, the sample's
+ * share of q_r and of the x terms Σ_r x_r q_rᵀ); once every part has done
+ * so, any cut of the rows of dW sums their g terms over the samples in order
+ * and adds the parts' x terms in part order, so the bits depend on the
+ * parts, not on the cut.  The data a part writes stays with it but for its
+ * x terms, and no sample's work is split.  Nothing here allocates or knows
+ * about threads.
  */
 #ifndef SUPERSWEEP_GRAM_H
 #define SUPERSWEEP_GRAM_H
