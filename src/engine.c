@@ -800,7 +800,8 @@ static int64_t part_start(const struct engine *e, int64_t t)
  * (a room per chunk) or rows of G (B, n).  The sparse step's P parts share
  * M_S (each its columns, in rows padded to 64 bytes), the lists (each a room
  * in proportion to its columns) and G, and have their own list offsets (B),
- * x terms XQ (dmax, m), work counts and, but for part 0, copy of W_S.  With
+ * x terms XQ (dmax, m), work counts, g of a sample without active features
+ * and, but for part 0, a copy of W_S.  With
  * BASE NULL only the size; else also the pointers and tables.  Returns the
  * offset after them. */
 static size_t gram_layout(struct engine *e, char *base, size_t off)
@@ -809,8 +810,8 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 	struct gram *g = &e->gr;
 	int64_t room = 0, lroom = 0;
 	const int64_t nwork = ((n + 15) / 16 + 15) / 16 * 16; /* 64-byte lines */
-	float *parts_WS, *parts_XQ;
-	int32_t *parts_work;
+	float *parts_WS, *parts_XQ, *parts_g0;
+	int32_t *parts_work, *parts_g0col;
 
 	for (int64_t c = 0; c < C; c++) {
 		room += chunk_room(e, c);
@@ -838,6 +839,8 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 	e->part = place(e, base, &off, (size_t)P * sizeof *e->part);
 	parts_WS = place(e, base, &off, (size_t)((P - 1) * dmax * m) * 4);
 	parts_XQ = place(e, base, &off, (size_t)(P * dmax * m) * 4);
+	parts_g0 = place(e, base, &off, (size_t)(n + 16 * P) * 4);
+	parts_g0col = place(e, base, &off, (size_t)(n + 16 * P) * 4);
 	if (base) {
 		e->bbase[0] = e->lbase[0] = 0;
 		for (int64_t c = 0; c < C; c++) {
@@ -865,6 +868,8 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 			p->lnnz = g->lnnz + t * B;
 			p->XQ = parts_XQ + t * dmax * m;
 			p->work = parts_work + t * nwork;
+			p->g0 = parts_g0 + p->j0 + 16 * t;
+			p->g0col = parts_g0col + p->j0 + 16 * t;
 		}
 	}
 	return off;

@@ -201,8 +201,8 @@ double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const
 {
 	const int64_t n = g->n, m = g->m, j0 = p->j0, nt = p->j1 - p->j0;
 	const float *Wp = W + j0 * m;
-	double loss = 0;
-	int64_t used = 0, R = 0;
+	double loss = 0, g0loss = 0;
+	int64_t used = 0, R = 0, g0nnz = -1; /* g0nnz: the g_0 kept, once >= 0 */
 
 	memset(db + j0, 0, (size_t)nt * sizeof *db);
 	memset(p->XQ, 0, (size_t)(g->D * m) * sizeof *p->XQ);
@@ -213,10 +213,29 @@ double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const
 		for (int64_t r = 0; r < x->nrows; r++, R++) {
 			const int64_t k0 = x->start[r], k1 = x->start[r + 1];
 			int64_t nnz;
+			double lr;
 
-			loss += row_z_g(g, p->MS, p->ld, b, x, r, j0, nt, scale, db, z, xrow,
-					p->lcol + used, p->lval + used, p->room - used, &nnz);
 			p->lat[R] = used;
+			if (k0 == k1 && g0nnz >= 0) { /* no active feature: g_0 again */
+				for (int64_t e = 0; e < g0nnz; e++)
+					db[j0 + p->g0col[e]] += p->g0[p->g0col[e]];
+				loss += g0loss;
+				p->lnnz[R] = 0; /* h_r = 0: no g terms, no x terms */
+				continue;
+			}
+			lr = row_z_g(g, p->MS, p->ld, b, x, r, j0, nt, scale, db, z, xrow,
+				     p->lcol + used, p->lval + used, p->room - used, &nnz);
+			loss += lr;
+			if (k0 == k1) { /* the first without one: keep its g (in z) */
+				g0nnz = 0;
+				for (int64_t j = 0; j < nt; j++)
+					if (z[j] != 0.0f)
+						p->g0col[g0nnz++] = (int32_t)j;
+				memcpy(p->g0, z, (size_t)nt * sizeof *z);
+				g0loss = lr;
+				p->lnnz[R] = 0;
+				continue;
+			}
 			p->lnnz[R] = nnz >= 0 && nnz < nt / 4 ? nnz : -1;
 			if (p->lnnz[R] == 0)
 				continue;     /* no share of q_r */

@@ -118,6 +118,10 @@ static void check_fast_vs_ref(int64_t n, int64_t m, int64_t B, int threads, int6
 		fail_msg("engine_create: %s", err);
 	struct engine_params par = engine_params(e);
 
+	/* a bias with positive entries, as in training: then a sample without
+	 * active features (z = b) has a loss and a g of its own */
+	for (int64_t i = 0; i < n; i++)
+		par.b[i] = i % 4 == 1 ? 0.25f : -0.05f;
 	for (int64_t i = 0; i < n * m; i++)
 		Wd[i] = par.W[i];
 	for (int64_t i = 0; i < n; i++)

@@ -79,6 +79,8 @@ struct gram_part {
 	float *XQ;	/* (dmax, m) its share of the x terms: Σ_r x_r q_rᵀ on the slots,
 			   with q_r's share Σ over its columns of g_rj W[j] */
 	int32_t *work;	/* ((n + 15) / 16) its g terms per 16 rows of W */
+	float *g0;	/* (ld) g of the step's samples without active features (z = b) */
+	int32_t *g0col; /* (ld) its non-zero columns - j0 */
 };
 
 /* gram_slots - the slots of the batch, given as NCHUNK chunks of rows:
@@ -125,7 +127,10 @@ void gram_part_forward(const struct gram *g, struct gram_part *p, const float *W
  * P's columns: z from its M_S, g (SCALE = 2/(B·n)) and DB's columns, the list
  * of g's non-zeros (or, when they do not fit its room or are not sparse,
  * the columns in G), its share of q_r and of the x terms, into P->XQ, and
- * its g terms per 16 rows, into P->work.  Z is (j1 - j0) scratch, XROW (n)
+ * its g terms per 16 rows, into P->work.  The samples without active
+ * features all have z = b, hence one g (kept in P->g0 at the first) and
+ * h_r = 0: the rest add its non-zeros to DB and its loss, with an empty
+ * list (no g terms, no x terms; the same bits as the full pass).  Z is (j1 - j0) scratch, XROW (n)
  * scratch that is zero between calls, Q (m) scratch.  Reads W's rows of the
  * part only.  Returns its share of Σ (y - x)². */
 double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const float *W,
