@@ -356,13 +356,52 @@ static void scatter_x(const struct model_rows *x, int64_t r, float *xrow, int cl
 		xrow[x->idx[k]] = clear ? 0.0f : x->val[k];
 }
 
+/* A row without active features once more: its z is b, as was the first
+ * such row's, whose entries in the list are E0..E1 (g's positive lanes) and
+ * loss LOSS0.  Does what row_pass would: the same list entries, cut off
+ * under the same condition (a group of 8 columns with a positive lane needs
+ * room for 8; the last n mod 8 columns room for 1 each), and db += g on
+ * the positive lanes (g is +0 on the others, and db, starting at +0, is
+ * never -0: adding +0 changes nothing). */
+static double row_again(int64_t n, struct collect *c, int64_t e0, int64_t e1, double loss0,
+			float *db)
+{
+	const int64_t n8 = n / 8 * 8;
+
+	for (int64_t e = e0; e < e1;) {
+		const int64_t j = c->col[e];
+		int64_t f = e + 1, need = 1;
+
+		if (j < n8) {
+			need = 8;
+			while (f < e1 && c->col[f] / 8 == j / 8)
+				f++;
+		}
+		for (int64_t q = e; q < f; q++)
+			db[c->col[q]] += c->val[q];
+		if (!c->overflow) {
+			if (c->k + need > c->cap) {
+				c->overflow = true;
+			} else {
+				for (int64_t q = e; q < f; q++, c->k++) {
+					c->col[c->k] = c->col[q];
+					c->val[c->k] = c->val[q];
+				}
+			}
+		}
+		e = f;
+	}
+	return loss0;
+}
+
 double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 			const struct model_rows *x, float scale, struct model_work *wk, float *dW,
 			float *db)
 {
 	const int64_t R = x->nrows;
 	struct collect c = {wk->gcol, wk->gval, 0, wk->gcap, wk->gcap <= 0};
-	double loss = 0;
+	double loss = 0, loss0 = 0;
+	int64_t r0 = -1; /* the first row without active features */
 
 	if (R == 0)
 		return 0;
@@ -370,11 +409,27 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 	/* z = b + h Wᵀ: (R, m)·(m, n) */
 	block_z(n, m, W, b, R, wk);
 	for (int64_t r = 0; r < R; r++) {
+		const bool none = x->start[r] == x->start[r + 1];
+
 		wk->gstart[r] = c.k;
+		/* h_r = 0, so z_r = b (sgemm adds ±0): the first row's g again,
+		 * replayed from its list while the list has not overflowed */
+		if (none && r0 >= 0 && !c.overflow) {
+			loss += row_again(n, &c, wk->gstart[r0], wk->gstart[r0 + 1], loss0, db);
+			continue;
+		}
 		scatter_x(x, r, wk->xrow, 0);
-		loss += row_pass(n, wk->z + r * n, wk->xrow, scale, db, &c);
+		const double lr = row_pass(n, wk->z + r * n, wk->xrow, scale, db, &c);
+
 		scatter_x(x, r, wk->xrow, 1);
+		loss += lr;
+		if (none && r0 < 0 && !c.overflow) {
+			r0 = r;
+			loss0 = lr;
+		}
 	}
+	/* (a replayed row's z_r still holds b, not g: the dense products below
+	 * take it times h_r = 0, and its gW row meets no x terms) */
 	wk->gstart[R] = c.k;
 	if (c.overflow) {
 		/* gW = g W: (R, n)·(n, m) */
@@ -390,6 +445,8 @@ double model_block_grad(int64_t n, int64_t m, const float *W, const float *b,
 			const int64_t q0 = wk->gstart[r], q1 = wk->gstart[r + 1];
 			const float *hr = wk->h + r * m;
 
+			if (x->start[r] == x->start[r + 1])
+				continue; /* h_r = 0 and no x terms: adds of ±0 to dW */
 			model_gather_rows(m, W, c.col + q0, c.val + q0, q1 - q0, wk->gw + r * m);
 			for (int64_t q = q0; q < q1; q++)
 				axpy(m, c.val[q], hr, dW + (int64_t)c.col[q] * m);
@@ -446,13 +503,21 @@ double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
 			const struct model_rows *x, struct model_work *wk)
 {
 	const int64_t R = x->nrows;
-	double loss = 0;
+	double loss = 0, loss0 = 0;
 
 	if (R == 0)
 		return 0;
 	block_h(m, W, x, wk->h);
 	block_z(n, m, W, b, R, wk);
-	for (int64_t r = 0; r < R; r++) {
+	for (int64_t r = 0, r0 = -1; r < R; r++) {
+		if (x->start[r] == x->start[r + 1]) { /* z_r = b: the first such row's loss */
+			if (r0 < 0) {
+				r0 = r;
+				loss0 = row_loss(n, wk->z + r * n, wk->xrow);
+			}
+			loss += loss0;
+			continue;
+		}
 		scatter_x(x, r, wk->xrow, 0);
 		loss += row_loss(n, wk->z + r * n, wk->xrow);
 		scatter_x(x, r, wk->xrow, 1);

@@ -396,6 +396,89 @@ static void test_kernels_same_bits(void **state)
 	model_kernels(MODEL_KERNELS_BEST);
 }
 
+/* Rows without active features (z = b) take the first such row's g again
+ * (model_block_grad) and its loss (model_block_loss) instead of a pass of
+ * their own: the same bytes as the full pass, which the same block gives
+ * when each of those rows holds one feature of value 0 (h_r = ±0, z_r = b,
+ * x_r = 0).  With lists of every length up to past the block's total, so
+ * that they overflow before, within and after the replayed rows (the last
+ * two rows among them), and both kernels. */
+static void test_rows_without_features(void **state)
+{
+	enum { N = 61, M = 7, R = 24, CAPMAX = N * R + 8 };
+	static float W[N * M], b[N], h[R * M], z[R * N], gw[R * M], xrow[N], gval[CAPMAX];
+	static float dW[2][N * M], db[2][N], val[2][3 * R];
+	static int32_t idx[2][3 * R], gcol[CAPMAX];
+	static int64_t start[2][R + 1], gstart[R + 1];
+	struct model_work wk = {h, z, gw, xrow, gstart, gcol, gval, 0};
+	int64_t total = 0, empty = 0, compared = 0;
+
+	(void)state;
+	for (int64_t i = 0; i < N * M; i++)
+		W[i] = (float)(urand() - 0.5);
+	for (int64_t i = 0; i < N; i++)
+		b[i] = (float)(urand() < 0.3 || i == N - 1 || i == N - 3 ? 0.2 * urand() + 0.01
+									 : -0.1 * urand() - 0.01);
+	for (int v = 0; v < 2; v++) /* v = 1: a feature of value 0 in the empty rows */
+		start[v][0] = 0;
+	for (int64_t r = 0; r < R; r++) {
+		const int k = r % 3 == 1 || r % 5 == 0 || r >= R - 2 ? 0 : 1 + (int)(urand() * 3);
+		int32_t f[3];
+		float a[3];
+
+		empty += k == 0;
+		for (int q = 0; q < k; q++) {
+			f[q] = (int32_t)((r * 7 + q * 13) % N);
+			a[q] = (float)(2 * urand());
+		}
+		for (int v = 0; v < 2; v++) {
+			int64_t at = start[v][r];
+
+			for (int q = 0; q < k; q++, at++) {
+				idx[v][at] = f[q];
+				val[v][at] = a[q];
+			}
+			if (v == 1 && k == 0) {
+				idx[v][at] = (int32_t)(r % N);
+				val[v][at++] = 0.0f;
+			}
+			start[v][r + 1] = at;
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		if (model_kernels(k ? MODEL_KERNELS_AVX2 : MODEL_KERNELS_SSE) !=
+		    (k ? MODEL_KERNELS_AVX2 : MODEL_KERNELS_SSE))
+			continue;
+		for (int64_t cap = 0; cap <= CAPMAX; cap++) {
+			double loss[2], floss[2];
+
+			for (int v = 0; v < 2; v++) {
+				const struct model_rows x = {R, start[v], idx[v], val[v]};
+
+				for (int64_t i = 0; i < N * M; i++)
+					dW[v][i] = i % 3 ? 0.0f : 0.5f;
+				memset(db[v], 0, sizeof db[v]);
+				wk.gcap = cap;
+				loss[v] =
+					model_block_grad(N, M, W, b, &x, 0.37f, &wk, dW[v], db[v]);
+				if (v == 1 && cap == CAPMAX) /* no overflow */
+					total = gstart[R];
+				floss[v] = model_block_loss(N, M, W, b, &x, &wk);
+			}
+			assert_memory_equal(dW[0], dW[1], sizeof dW[0]);
+			assert_memory_equal(db[0], db[1], sizeof db[0]);
+			assert_memory_equal(&loss[0], &loss[1], sizeof loss[0]);
+			assert_memory_equal(&floss[0], &floss[1], sizeof floss[0]);
+			compared++;
+		}
+	}
+	model_kernels(MODEL_KERNELS_BEST);
+	/* empty rows, lists that grew past the short caps, and both runs */
+	assert_true(empty >= 8);
+	assert_true(total > 2 * N && total < CAPMAX - 8);
+	assert_true(compared >= CAPMAX); /* one kernel at least */
+}
+
 /* The default choice of path follows g's density, which b stands for: at
  * n = 1000, B = 2048, α = 1, E = 1 a batch has D ≈ 506 (sd ≈ 8) distinct
  * features, and at m = 63 the Gram path is set up (room for D up to mean +
@@ -460,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_optimizer_sum_grads),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_kernels_same_bits),
+		cmocka_unit_test(test_rows_without_features),
 		cmocka_unit_test(test_path_follows_density),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
