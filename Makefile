@@ -68,7 +68,7 @@ MAIN_OBJ := $(OBJ_DIR)/src/main.o
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(OUT)/tests/%,$(TEST_SRC))
 SUPPORT_OBJ := $(patsubst tests/support/%.c,$(OBJ_DIR)/tests/support/%.o,$(wildcard tests/support/*.c))
-WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
+WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=free
 
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(BENCH_SRC))

@@ -3,8 +3,9 @@
  * Loads the spec (every error names file:line:column, exit status 2),
  * prints the number of jobs, the predicted cost (FLOP of the 6·B·n·m-per-
  * step model plus the eval pass, and core-hours at a stated rate), the peak
- * memory of the largest job, and with --list one tab-separated line per job
- * in dispatch order.  Writes nothing.
+ * memory of the largest job (train_peak_bytes: the engine's own layout, sized
+ * without allocating it), and with --list one tab-separated line per job in
+ * dispatch order.  Writes nothing.
  */
 #include <assert.h>
 #include <errno.h>
@@ -17,6 +18,66 @@
 #include "supersweep/cli.h"
 #include "supersweep/err.h"
 #include "supersweep/spec.h"
+#include "supersweep/train.h"
+
+/* The jobs' peak memory depends on few of their parameters, and a grid has
+ * few distinct combinations of them: one sizing per combination (a sizing
+ * builds the job's sampler, O(n log n)), kept in a small direct-mapped
+ * table. */
+#define PEAK_SLOTS 256
+struct peak_cache {
+	struct job_point shape[PEAK_SLOTS]; /* the fields that set the size; the rest 0 */
+	double bytes[PEAK_SLOTS];
+	bool used[PEAK_SLOTS];
+};
+
+static struct job_point shape_of(const struct job_point *j)
+{
+	struct job_point s;
+
+	memset(&s, 0, sizeof s); /* padding too: shapes compare with memcmp */
+	s.n = j->n;
+	s.m = j->m;
+	s.dist = j->dist;
+	s.alpha = j->alpha;
+	s.dist_scale = j->dist_scale;
+	s.E = j->E;
+	s.density_s = j->density_s;
+	s.batch = j->batch;
+	s.steps = j->steps;
+	s.log_every = j->log_every;
+	s.save_weights = j->save_weights;
+	s.threads = j->threads;
+	/* the rest only has to pass train_peak_bytes's checks */
+	s.lr_w = s.lr_b = 1;
+	return s;
+}
+
+/* The peak memory of job ROW of S (train_peak_bytes), or -1 with a message
+ * naming the row in ERR. */
+static double job_peak(struct peak_cache *c, const struct spec *s, size_t row, char *err)
+{
+	const struct job_point sh = shape_of(&s->jobs[row]);
+	const unsigned char *b = (const unsigned char *)&sh;
+	uint64_t h = 1469598103934665603ULL;
+	char msg[SPEC_ERR_LEN];
+	double bytes;
+
+	for (size_t i = 0; i < sizeof sh; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	h %= PEAK_SLOTS;
+	if (c->used[h] && memcmp(&c->shape[h], &sh, sizeof sh) == 0)
+		return c->bytes[h];
+	if (train_peak_bytes(&sh, &bytes, msg) != 0) {
+		snprintf(err, SPEC_ERR_LEN, "job row %zu (n=%" PRId64 " m=%" PRId64 "): %.900s",
+			 row, sh.n, sh.m, msg);
+		return -1;
+	}
+	c->shape[h] = sh;
+	c->bytes[h] = bytes;
+	c->used[h] = true;
+	return bytes;
+}
 
 #define DEFAULT_GFLOPS 30.0
 
@@ -135,7 +196,7 @@ static char *put_value(char *p, const struct job_point *j, size_t col, struct li
 	return put_real(p, dv, col, 0, lc);
 }
 
-static int print_list(FILE *out, const struct spec *s)
+static int print_list(FILE *out, const struct spec *s, const double *peaks)
 {
 	struct line_cache *lc = calloc(1, sizeof *lc);
 	static const char hex[] = "0123456789abcdef";
@@ -161,7 +222,7 @@ static int print_list(FILE *out, const struct spec *s)
 		*p++ = '\t';
 		p = put_real(p, spec_job_flop(j), spec_nparams, 1, lc);
 		*p++ = '\t';
-		p = put_real(p, spec_job_peak_bytes(j), spec_nparams + 1, 2, lc);
+		p = put_real(p, peaks[i], spec_nparams + 1, 2, lc);
 		*p++ = '\n';
 		fwrite(line, 1, (size_t)(p - line), out);
 	}
@@ -176,6 +237,8 @@ int cmd_plan(int argc, char **argv)
 	double gflops = DEFAULT_GFLOPS, total = 0, peak = 0;
 	size_t peak_row = 0;
 	struct spec *s = NULL;
+	struct peak_cache *pc = NULL;
+	double *peaks = NULL;
 	char err[SPEC_ERR_LEN], mem[32];
 	int rc;
 
@@ -222,11 +285,23 @@ int cmd_plan(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return rc == ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
 	}
+	peaks = malloc(s->njobs * sizeof *peaks);
+	pc = calloc(1, sizeof *pc);
+	if (!peaks || !pc) {
+		fprintf(stderr, "supersweep plan: out of memory\n");
+		rc = CLI_EXIT_FAILURE;
+		goto out;
+	}
 	for (size_t i = 0; i < s->njobs; i++) {
-		double b = spec_job_peak_bytes(&s->jobs[i]);
+		peaks[i] = job_peak(pc, s, i, err);
+		if (peaks[i] < 0) {
+			fprintf(stderr, "supersweep plan: %s: %s\n", path, err);
+			rc = CLI_EXIT_USAGE;
+			goto out;
+		}
 		total += spec_job_flop(&s->jobs[i]);
-		if (b > peak) {
-			peak = b;
+		if (peaks[i] > peak) {
+			peak = peaks[i];
 			peak_row = i;
 		}
 	}
@@ -244,15 +319,17 @@ int cmd_plan(int argc, char **argv)
 	       mem, peak_row, s->jobs[peak_row].n, s->jobs[peak_row].m, s->jobs[peak_row].batch);
 	printf("longest job:    %.3g FLOP = %.3g core-hours (row 0)\n", spec_job_flop(&s->jobs[0]),
 	       spec_job_flop(&s->jobs[0]) / (gflops * 1e9) / 3600.0);
-	if (list && print_list(stdout, s) != 0) {
-		spec_destroy(&s);
+	rc = CLI_EXIT_OK;
+	if (list && print_list(stdout, s, peaks) != 0) {
 		fprintf(stderr, "supersweep plan: out of memory\n");
-		return CLI_EXIT_FAILURE;
-	}
-	spec_destroy(&s);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
+		rc = CLI_EXIT_FAILURE;
+	} else if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "supersweep plan: cannot write the output: %s\n", strerror(errno));
-		return CLI_EXIT_FAILURE;
+		rc = CLI_EXIT_FAILURE;
 	}
-	return CLI_EXIT_OK;
+out:
+	free(peaks);
+	free(pc);
+	spec_destroy(&s);
+	return rc;
 }

@@ -899,8 +899,10 @@ static int64_t usable_cpus(void)
 	return 1;
 }
 
-int engine_create(const struct job_point *job, uint64_t seed, const struct engine_opts *opts,
-		  struct engine **out, char *err)
+/* engine_create, or with SIZE_ONLY not NULL only the size of the block it
+ * would allocate, into *SIZE_ONLY (no block, no threads). */
+static int engine_make(const struct job_point *job, uint64_t seed, const struct engine_opts *opts,
+		       struct engine **out, size_t *size_only, char *err)
 {
 	struct engine *e = NULL;
 	size_t off = 0, o_W, o_b, o_mW, o_vW, o_mb, o_vb, o_gW, o_gb, o_w, o_ch, o_acc, o_gram = 0;
@@ -1015,6 +1017,12 @@ int engine_create(const struct job_point *job, uint64_t seed, const struct engin
 		carve(e, &off, (size_t)e->gcap * 4);		 /* gval */
 	}
 	e->bytes = off;
+	if (size_only) {
+		*size_only = off;
+		free(o_t);
+		engine_destroy(&e);
+		return 0;
+	}
 	e->block = calloc(1, off + ALIGN);
 	if (!e->block) {
 		rc = ERR_NOMEM;
@@ -1107,6 +1115,21 @@ fail:
 	free(o_t);
 	engine_destroy(&e);
 	return rc;
+}
+
+int engine_create(const struct job_point *job, uint64_t seed, const struct engine_opts *opts,
+		  struct engine **out, char *err)
+{
+	return engine_make(job, seed, opts, out, NULL, err);
+}
+
+int engine_job_bytes(const struct job_point *job, const struct engine_opts *opts, size_t *bytes,
+		     char *err)
+{
+	struct engine *e = NULL;
+
+	*bytes = 0;
+	return engine_make(job, 0, opts, &e, bytes, err);
 }
 
 void engine_destroy(struct engine **ep)

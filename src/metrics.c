@@ -22,6 +22,14 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+size_t metrics_bytes(int64_t n, int64_t m)
+{
+	const int64_t bk = n < OVERLAP_BLOCK ? n : OVERLAP_BLOCK;
+
+	/* norm, sorted, strong, hat, G as metrics_compute allocates them */
+	return (size_t)n * (2 * sizeof(double) + 1) + (size_t)(n * m + bk * n) * sizeof(float);
+}
+
 int metrics_compute(const float *W, int64_t n, int64_t m, const double *p,
 		    struct train_metrics *out)
 {

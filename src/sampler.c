@@ -273,6 +273,12 @@ fail:
 	return rc;
 }
 
+size_t sampler_bytes(int64_t n)
+{
+	return sizeof(struct sampler) +
+	       (size_t)n * (sizeof(double) + sizeof(int32_t) + sizeof(struct sampler_block));
+}
+
 void sampler_destroy(struct sampler **s)
 {
 	if (!s || !*s)

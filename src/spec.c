@@ -325,14 +325,6 @@ double spec_job_flop(const struct job_point *job)
 	       2.0 * (double)job->eval_samples * nm;
 }
 
-double spec_job_peak_bytes(const struct job_point *job)
-{
-	double n = (double)job->n, m = (double)job->m, B = (double)job->batch;
-	double floats = 4.0 * (n * m + n) + 4.0 * B * n + 3.0 * B * m + (double)spec_curve_len(job);
-
-	return 4.0 * floats + 1048576.0;
-}
-
 int64_t spec_curve_len(const struct job_point *job)
 {
 	return job->log_every > 0 ? job->steps / job->log_every : 0;

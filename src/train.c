@@ -17,6 +17,7 @@
 #include "supersweep/engine.h"
 #include "supersweep/err.h"
 #include "supersweep/metrics.h"
+#include "supersweep/sampler.h"
 #include "supersweep/train.h"
 
 #define FINAL_WINDOW 100 /* steps averaged for final_loss */
@@ -242,6 +243,29 @@ fail:
 	train_result_free(res);
 	res->status = rc;
 	return rc;
+}
+
+int train_peak_bytes(const struct job_point *job, double *bytes, char *err)
+{
+	const double n = (double)job->n, m = (double)job->m;
+	size_t eng;
+	int rc;
+
+	*bytes = 0;
+	rc = validate(job, err);
+	if (rc == 0)
+		rc = engine_job_bytes(job, NULL, &eng, err);
+	if (rc != 0)
+		return rc;
+	/* as train_run allocates: the engine's block (aligned), its sampler,
+	 * the step losses and curve, then the metrics and the weights' copies,
+	 * plus 16 KiB for the small rest (the engine's own struct, tables) */
+	*bytes = (double)eng + 64 + 16384 + (double)sampler_bytes(job->n) +
+		 (double)job->steps * sizeof(double) +
+		 (double)(spec_curve_len(job) > 0 ? spec_curve_len(job) : 1) * sizeof(float) +
+		 (double)metrics_bytes(job->n, job->m) +
+		 (job->save_weights ? 4.0 * (n * m + n) : 0.0);
+	return 0;
 }
 
 void train_result_free(struct train_result *res)

@@ -993,18 +993,6 @@ static void test_param_table(void **state)
 	assert_int_equal(spec_params[18].type, SPEC_INT);
 }
 
-static void test_peak_bytes(void **state)
-{
-	struct spec *s = load(BASE "train: {m: 10, gamma: 1, batch: 20, steps: 100}\n");
-	const struct job_point *j = &s->jobs[0];
-	/* 4·(n·m + n) + 4·B·n + 3·B·m + curve floats, 4 bytes each, + 1 MiB */
-	double floats = 4.0 * (1000 + 100) + 4.0 * 20 * 100 + 3.0 * 20 * 10 + 1;
-
-	(void)state;
-	assert_true(spec_job_peak_bytes(j) == 4 * floats + 1048576);
-	spec_destroy(&s);
-}
-
 static void test_format_real(void **state)
 {
 	char buf[32];
@@ -1184,7 +1172,6 @@ int main(void)
 		cmocka_unit_test(test_file_io),
 		cmocka_unit_test(test_dist_names),
 		cmocka_unit_test(test_param_table),
-		cmocka_unit_test(test_peak_bytes),
 		cmocka_unit_test(test_format_real),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_alloc_failures),

@@ -369,6 +369,62 @@ static void test_invalid(void **state)
 	assert_null(r.curve);
 }
 
+/* train_peak_bytes (what `supersweep plan` reports) against what a job
+ * allocates: engine_job_bytes is the block engine_create carves, exactly,
+ * and the peak of the live bytes of a whole train_run (allocation wrappers)
+ * is at most the prediction and not far below it: with one to three
+ * threads, the block path and the Gram path's buffers (m = 100), with and
+ * without the weights' copies.  A job train_run refuses is refused. */
+static void test_peak_bytes(void **state)
+{
+	static const struct {
+		int64_t n, m, batch, threads;
+		bool save;
+	} jobs[] = {{300, 20, 256, 1, true},	{300, 20, 256, 3, false},
+		    {1000, 100, 2048, 1, true}, {1000, 100, 2048, 2, false},
+		    {1000, 100, 512, 3, true},	{64, 200, 100, 2, true}};
+	char err[SPEC_ERR_LEN];
+	double predicted;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof jobs / sizeof jobs[0]; c++) {
+		struct job_point j = job_of(jobs[c].n, jobs[c].m, -1.0, 30);
+		struct engine *e = NULL;
+		struct train_result r;
+		size_t bytes;
+		long long measured;
+
+		j.batch = jobs[c].batch;
+		j.threads = jobs[c].threads;
+		j.save_weights = jobs[c].save;
+		assert_int_equal(engine_job_bytes(&j, NULL, &bytes, err), 0);
+		assert_int_equal(engine_create(&j, 1, NULL, &e, err), 0);
+		assert_true(bytes == engine_bytes(e));
+		if (c == 2 || c == 3) /* the Gram path's buffers are there */
+			assert_true(bytes > (size_t)(j.n * j.n) * 4);
+		engine_destroy(&e);
+		assert_int_equal(train_peak_bytes(&j, &predicted, err), 0);
+		alloc_track_start();
+		run_ok(&j, NULL, NULL, &r);
+		measured = alloc_track_peak();
+		train_result_free(&r);
+		if (!((double)measured <= predicted && (double)measured >= 0.9 * predicted))
+			fail_msg("job %zu: %lld bytes allocated at most, %.0f predicted", c,
+				 measured, predicted);
+	}
+	{ /* jobs train_run refuses */
+		struct job_point j = job_of(30, 4, -1.0, 100);
+
+		j.log_every = 0;
+		assert_int_equal(train_peak_bytes(&j, &predicted, err), ERR_INVAL);
+		assert_non_null(strstr(err, "log_every"));
+		j = job_of(30, 4, -1.0, 100);
+		j.E = 40; /* p_1 > 1 */
+		assert_int_equal(train_peak_bytes(&j, &predicted, err), ERR_INVAL);
+		assert_non_null(strstr(err, "p_1"));
+	}
+}
+
 /* Every allocation of a job (with checkpoint, two threads) may fail: the
  * run returns ERR_NOMEM with a message and leaks nothing (ASan build). */
 static void test_alloc_failures(void **state)
@@ -446,7 +502,7 @@ int main(void)
 		cmocka_unit_test(test_parts_not_threads),  cmocka_unit_test(test_checkpoint_resume),
 		cmocka_unit_test(test_checkpoint_damaged), cmocka_unit_test(test_stop_flag),
 		cmocka_unit_test(test_divergence),	   cmocka_unit_test(test_invalid),
-		cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_alloc_failures),	   cmocka_unit_test(test_peak_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,4 +96,10 @@ const char *engine_last_path(const struct engine *e);
  * accumulators and scratch of every thread). */
 size_t engine_bytes(const struct engine *e);
 
+/* engine_job_bytes - what engine_bytes would be for an engine of JOB with
+ * OPTS (NULL: defaults), without allocating it: the Gram path's choice and
+ * every thread's scratch included.  Returns 0, or engine_create's errors. */
+int engine_job_bytes(const struct job_point *job, const struct engine_opts *opts, size_t *bytes,
+		     char *err);
+
 #endif

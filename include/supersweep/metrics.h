@@ -7,6 +7,7 @@
 #ifndef SUPERSWEEP_METRICS_H
 #define SUPERSWEEP_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "supersweep/train.h"
@@ -19,6 +20,9 @@
  * Returns 0 or ERR_NOMEM (OUT's fields then untouched). */
 int metrics_compute(const float *W, int64_t n, int64_t m, const double *p,
 		    struct train_metrics *out);
+
+/* metrics_bytes - the memory metrics_compute takes for a moment, in bytes. */
+size_t metrics_bytes(int64_t n, int64_t m);
 
 /* metrics_overlap_ref - plain double-precision reference of the two mean
  * squared overlaps (all rows; rows with norm > 1), for tests. */

@@ -15,6 +15,7 @@
 #ifndef SUPERSWEEP_SAMPLER_H
 #define SUPERSWEEP_SAMPLER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "supersweep/spec.h"
@@ -51,6 +52,9 @@ struct sampler {
  * with a message in ERR (SPEC_ERR_LEN bytes) when the job's frequencies are
  * impossible (some p_i > 1, n < 1, bad shape parameter), or ERR_NOMEM. */
 int sampler_create(const struct job_point *job, uint64_t seed, struct sampler **out, char *err);
+
+/* sampler_bytes - the memory a sampler of N features holds, in bytes. */
+size_t sampler_bytes(int64_t n);
 
 /* sampler_destroy - free *S and set it NULL; accepts NULL and *S == NULL. */
 void sampler_destroy(struct sampler **s);

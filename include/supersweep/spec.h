@@ -132,12 +132,6 @@ uint64_t spec_job_key(const struct job_point *job);
  * eval forward pass 2·eval_samples·n·m, in FLOP. */
 double spec_job_flop(const struct job_point *job);
 
-/* spec_job_peak_bytes - predicted peak memory of JOB's trainer in bytes: an
- * estimate assuming float32 storage of W, b, their gradients and two Adam
- * moments (4·(n·m + n) floats), dense batch buffers x, z, y, g (4·B·n) and
- * h, xW, gW (3·B·m), the loss curve, plus 1 MiB of fixed overhead. */
-double spec_job_peak_bytes(const struct job_point *job);
-
 /* spec_curve_len - number of loss-curve points of JOB: steps / log_every. */
 int64_t spec_curve_len(const struct job_point *job);
 

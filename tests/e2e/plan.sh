@@ -19,7 +19,7 @@ check() { # description command... (succeeds if the command does)
 check "demo exits 0" test $? -eq 0
 check "demo: 6 jobs" grep -q '^jobs: *6$' "$tmp/out"
 check "demo: states the rate" grep -q 'core-hours at 30 GFLOP/s per core' "$tmp/out"
-check "demo: peak memory" grep -q '^largest job: .* MiB peak memory' "$tmp/out"
+check "demo: peak memory" grep -q '^largest job: .* [KMG]iB peak memory' "$tmp/out"
 check "demo: nothing on stderr" test ! -s "$tmp/err"
 
 "$SUPERSWEEP" plan sweeps/demo.yaml --gflops 60 >"$tmp/out2"
@@ -37,6 +37,25 @@ check "--list rows 0..5" test "$(awk -F'\t' 'NR>1{printf "%s", $1}' "$tmp/table"
 check "--list flop descending" awk -F'\t' 'NR>2 && $22+0 > prev+0 {exit 1} NR>1 {prev=$22}' "$tmp/table"
 check "--list keys distinct" test "$(awk -F'\t' 'NR>1{print $2}' "$tmp/table" | sort -u | wc -l)" -eq 6
 check "--list widths" test "$(awk -F'\t' 'NR>1{print $4}' "$tmp/table" | sort -n | uniq | tr '\n' ' ')" = "5 10 20 "
+
+# the peak memory follows the job's threads (their scratch and gradient
+# accumulators) and its Gram path's buffers (m = 100 at B = 2048)
+for t in 1 4; do
+	printf 'name: p%s\nmodel: {n: 1000, E: 1, dist: power, alpha: 1}\ntrain: {batch: 2048, steps: 100, log_every: 10, threads: %s}\ngrid: {m: [25, 100], gamma: [-1]}\n' \
+		"$t" "$t" >"$tmp/t$t.yaml"
+	"$SUPERSWEEP" plan "$tmp/t$t.yaml" --list | sed -n '/^row\t/,$p' >"$tmp/t$t.tsv"
+done
+peak() { awk -F'\t' -v m="$2" 'NR>1 && $4==m {print $23}' "$1"; }
+check "peak: 4 threads take more than 1" \
+	awk -v a="$(peak "$tmp/t1.tsv" 100)" -v b="$(peak "$tmp/t4.tsv" 100)" 'BEGIN{exit !(b > a)}'
+check "peak: m = 100 (Gram buffers) over 8 MiB, m = 25 under 4 MiB" \
+	awk -v a="$(peak "$tmp/t1.tsv" 25)" -v b="$(peak "$tmp/t1.tsv" 100)" \
+	'BEGIN{exit !(a > 0 && a < 4194304 && b > 8388608)}'
+# a job no trainer can hold fails the plan, naming its row
+printf 'name: big\nmodel: {n: 100000, E: 1, dist: power, alpha: 1}\ntrain: {batch: 64, steps: 100, log_every: 10}\ngrid: {m: [10, 30000], gamma: [-1]}\n' >"$tmp/big.yaml"
+"$SUPERSWEEP" plan "$tmp/big.yaml" >"$tmp/out" 2>"$tmp/err"
+check "too big a job: exit 2" test $? -eq 2
+check "too big a job: named" grep -q "big.yaml: job row 0 (n=100000 m=30000): n·m = .* beyond what one job can hold" "$tmp/err"
 
 # help and usage errors
 "$SUPERSWEEP" plan --help >"$tmp/help"

@@ -1,7 +1,7 @@
 /* alloc_fail.h - make the N-th allocation of the project's code fail.
  *
  * Test binaries are linked with -Wl,--wrap=malloc,calloc,realloc,strdup,
- * strndup: calls from the project's objects (not from shared libraries such
+ * strndup,free: calls from the project's objects (not from shared libraries such
  * as libyaml or HDF5) go through the wrappers in alloc_fail.c. */
 #ifndef SUPERSWEEP_TESTS_ALLOC_FAIL_H
 #define SUPERSWEEP_TESTS_ALLOC_FAIL_H
@@ -15,5 +15,10 @@ void alloc_fail_reset(void);
 long alloc_fail_count(void);
 /* alloc_fail_triggered - true if a failure was injected since the last set. */
 int alloc_fail_triggered(void);
+/* alloc_track_start / alloc_track_peak - the peak, between the two calls,
+ * of the bytes the project's code allocated (usable sizes) and had not
+ * freed; single-threaded allocations only. */
+void alloc_track_start(void);
+long long alloc_track_peak(void);
 
 #endif
