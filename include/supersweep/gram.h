@@ -130,9 +130,10 @@ void gram_part_forward(const struct gram *g, struct gram_part *p, const float *W
  * its g terms per 16 rows, into P->work.  The samples without active
  * features all have z = b, hence one g (kept in P->g0 at the first) and
  * h_r = 0: the rest add its non-zeros to DB and its loss, with an empty
- * list (no g terms, no x terms; the same bits as the full pass).  Z is (j1 - j0) scratch, XROW (n)
- * scratch that is zero between calls, Q (m) scratch.  Reads W's rows of the
- * part only.  Returns its share of Σ (y - x)². */
+ * list (no g terms, no x terms; the same bits as the full pass).  Z is
+ * (j1 - j0) scratch, XROW (n) scratch that is zero between calls, Q (m)
+ * scratch.  Reads W's rows of the part only.  Returns its share of
+ * Σ (y - x)². */
 double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const float *W,
 		      const struct model_rows *chunks, int64_t nchunk, float scale, float *db,
 		      float *z, float *xrow, float *q);

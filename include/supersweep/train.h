@@ -106,9 +106,8 @@ int train_run_opts(const struct job_point *job, uint64_t seed, const char *check
  * path's buffers the job will have), the sampler, the loss history and
  * curve, the end-of-job metrics and, with save_weights, the copies of W and
  * b, and 16 KiB for the rest; not the process's code, libraries and their
- * buffers.  Returns 0 with
- * *BYTES set, or ERR_INVAL / ERR_RANGE with a message in ERR (SPEC_ERR_LEN
- * bytes) for a job train_run would refuse. */
+ * buffers.  Returns 0 with *BYTES set, or ERR_INVAL / ERR_RANGE with a
+ * message in ERR (SPEC_ERR_LEN bytes) for a job train_run would refuse. */
 int train_peak_bytes(const struct job_point *job, double *bytes, char *err);
 
 /* train_result_free - free RES's arrays and clear them; accepts NULL. */
