@@ -402,7 +402,9 @@ static void test_kernels_same_bits(void **state)
  * when each of those rows holds one feature of value 0 (h_r = ±0, z_r = b,
  * x_r = 0).  With lists of every length up to past the block's total, so
  * that they overflow before, within and after the replayed rows (the last
- * two rows among them), and both kernels. */
+ * two rows among them), and both kernels.  The block's scratch holds NaN
+ * before each call: rows left out of the product z = b + h Wᵀ must get b
+ * before any product reads them. */
 static void test_rows_without_features(void **state)
 {
 	enum { N = 61, M = 7, R = 24, CAPMAX = N * R + 8 };
@@ -458,6 +460,10 @@ static void test_rows_without_features(void **state)
 				for (int64_t i = 0; i < N * M; i++)
 					dW[v][i] = i % 3 ? 0.0f : 0.5f;
 				memset(db[v], 0, sizeof db[v]);
+				for (int64_t i = 0; i < R * N; i++) /* scratch holds anything */
+					z[i] = NAN;
+				for (int64_t i = 0; i < R * M; i++)
+					h[i] = gw[i] = NAN;
 				wk.gcap = cap;
 				loss[v] =
 					model_block_grad(N, M, W, b, &x, 0.37f, &wk, dW[v], db[v]);
