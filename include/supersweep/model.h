@@ -26,7 +26,8 @@ struct model_rows {
 	const float *val;     /* their values v */
 };
 
-/* Scratch of one block (borrowed, sized by the caller). */
+/* Scratch of one block (borrowed, sized by the caller).  h, z and gw hold
+ * the rows with active features first, in order, then those without. */
 struct model_work {
 	float *h;	 /* (rows, m) xW */
 	float *z;	 /* (rows, n) pre-activations, then g in place */
