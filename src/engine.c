@@ -195,7 +195,17 @@ struct engine {
 	int64_t *lbase;		  /* (GC + 1) start of each chunk's room in gr.lcol/lval */
 	double sparse_f;	  /* engine_opts.sparse_max, in [0, 1] */
 	struct model_rows *brows; /* (GC) the batch's chunks */
-	int nthreads;		  /* pthreads started */
+	/* the next step's batch, sampled by chunks while threads wait at the
+	 * barriers within a step (Gram path, T > 1; see presample) */
+	int64_t *nbstart; /* as bstart, bidx, bval, brows */
+	int32_t *nbidx;
+	float *nbval;
+	struct model_rows *nbrows;
+	bool *noverflow;      /* (GC) chunk c did not fit its room */
+	int64_t pre_step;     /* the step it is for, or -1 */
+	atomic_long pre_next; /* its next chunk to claim */
+	int64_t sample_from;  /* this step's first chunk to sample (those before: sampled) */
+	int nthreads;	      /* pthreads started */
 #if GUARD_BYTES > 0
 	size_t guard_at[GUARD_MAX], guard_len[GUARD_MAX]; /* the guards of carve */
 	int nguard;
@@ -244,8 +254,10 @@ static int64_t clock_ns(void)
 }
 
 /* Waits until every thread has arrived; the last to arrive runs LAST(ARG)
- * (when not NULL) before it releases the others. */
-static void barrier_wait_then(struct barrier *b, void (*last)(void *), void *arg)
+ * (when not NULL) before it releases the others, who meanwhile run
+ * WORK(ARG) (when not NULL) until it returns false, then spin. */
+static void barrier_wait_work(struct barrier *b, void (*last)(void *), void *arg,
+			      bool (*work)(void *))
 {
 	pthread_mutex_lock(&b->mu);
 	const unsigned gen = atomic_load(&b->gen);
@@ -260,6 +272,8 @@ static void barrier_wait_then(struct barrier *b, void (*last)(void *), void *arg
 		return;
 	}
 	pthread_mutex_unlock(&b->mu);
+	while (work && atomic_load_explicit(&b->gen, memory_order_acquire) == gen && work(arg))
+		;
 	/* spin (the last arrival changes gen), checking the clock now and then */
 	for (int64_t t0 = clock_ns(), i = 1;; i++) {
 		if (atomic_load_explicit(&b->gen, memory_order_acquire) != gen)
@@ -277,7 +291,7 @@ static void barrier_wait_then(struct barrier *b, void (*last)(void *), void *arg
 
 static void barrier_wait(struct barrier *b)
 {
-	barrier_wait_then(b, NULL, NULL);
+	barrier_wait_work(b, NULL, NULL, NULL);
 }
 
 static void barrier_destroy(struct barrier *b)
@@ -408,28 +422,81 @@ static void phase_eval(struct worker *w)
  * choose_path); M_S by pieces of the slots; z and g of each sample by
  * chunks; dM_S and dM_S W by pieces of the slots; dW and the update by
  * pieces of the rows of W.  The sparse step's are at phase_part_rows. */
+/* Chunk C of the batch of STEP into BSTART, BIDX, BVAL and BROWS (the
+ * current batch's or the next's); false when it does not fit its room. */
+static bool sample_chunk(const struct engine *e, int64_t step, int64_t c, int64_t *bstart,
+			 int32_t *bidx, float *bval, struct model_rows *brows)
+{
+	const int64_t r0 = e->B * c / e->GC, r1 = e->B * (c + 1) / e->GC;
+	const int64_t room = e->bbase[c + 1] - e->bbase[c];
+	int64_t *start = bstart + r0 + c;
+	int32_t *idx = bidx + e->bbase[c];
+	float *val = bval + e->bbase[c];
+	int64_t k = 0, r = r0;
+
+	start[0] = 0;
+	for (; r < r1 && room - k >= e->n; r++) {
+		k += sampler_row(e->smp, SAMPLER_DATA, (uint64_t)step, (uint64_t)r, idx + k,
+				 val + k);
+		start[r - r0 + 1] = k;
+	}
+	brows[c] = (struct model_rows){r - r0, start, idx, val};
+	return r == r1;
+}
+
 static void phase_sample(struct worker *w)
 {
 	struct engine *e = w->e;
 	long c;
 
-	while ((c = atomic_fetch_add(&e->next[CNT_SAMPLE], 1)) < e->GC) {
-		const int64_t r0 = e->B * c / e->GC, r1 = e->B * (c + 1) / e->GC;
-		const int64_t room = e->bbase[c + 1] - e->bbase[c];
-		int64_t *start = e->bstart + r0 + c;
-		int32_t *idx = e->bidx + e->bbase[c];
-		float *val = e->bval + e->bbase[c];
-		int64_t k = 0, r = r0;
+	while ((c = atomic_fetch_add(&e->next[CNT_SAMPLE], 1)) < e->GC)
+		e->ch[c].overflow =
+			!sample_chunk(e, e->step, c, e->bstart, e->bidx, e->bval, e->brows);
+}
 
-		start[0] = 0;
-		for (; r < r1 && room - k >= e->n; r++) {
-			k += sampler_row(e->smp, SAMPLER_DATA, (uint64_t)e->step, (uint64_t)r,
-					 idx + k, val + k);
-			start[r - r0 + 1] = k;
-		}
-		e->ch[c].overflow = r < r1;
-		e->brows[c] = (struct model_rows){r - r0, start, idx, val};
+/* One chunk of the next step's batch, for a thread waiting at a barrier
+ * within a step: sampling is a pure function of (step, row), so the batch
+ * is the same whoever samples it and when.  False when none is left. */
+static bool presample(void *arg)
+{
+	struct engine *e = arg;
+	long c;
+
+	if (e->pre_step < 0)
+		return false;
+	c = atomic_fetch_add(&e->pre_next, 1);
+	if (c >= e->GC)
+		return false;
+	e->noverflow[c] =
+		!sample_chunk(e, e->pre_step, c, e->nbstart, e->nbidx, e->nbval, e->nbrows);
+	return true;
+}
+
+/* Before STEP, no thread working: take the chunks of its batch that were
+ * sampled ahead, if any, and open the next step's. */
+static void take_presampled(struct engine *e, int64_t step)
+{
+	e->sample_from = 0;
+	if (!e->gram_on || e->T < 2)
+		return;
+	if (e->pre_step == step) {
+		const long k = atomic_load(&e->pre_next);
+		int64_t *bstart = e->bstart;
+		int32_t *bidx = e->bidx;
+		float *bval = e->bval;
+		struct model_rows *brows = e->brows;
+
+		e->sample_from = k < e->GC ? k : e->GC;
+		e->bstart = e->nbstart, e->nbstart = bstart;
+		e->bidx = e->nbidx, e->nbidx = bidx;
+		e->bval = e->nbval, e->nbval = bval;
+		e->brows = e->nbrows, e->nbrows = brows;
+		for (int64_t c = 0; c < e->sample_from; c++)
+			e->ch[c].overflow = e->noverflow[c];
+		e->batch_step = -1;
 	}
+	e->pre_step = step + 1;
+	atomic_store(&e->pre_next, 0);
 }
 
 /* D_max(ρ) (see GRAM_MAX_BYTES): the largest D at which the Gram path pays
@@ -575,17 +642,19 @@ static void phase_gram_grad(struct worker *w, bool update)
 	}
 }
 
+/* The barriers within a step: a thread that waits samples the next
+ * step's batch meanwhile. */
 static void sync_threads(struct engine *e)
 {
 	if (e->T > 1)
-		barrier_wait(&e->bar);
+		barrier_wait_work(&e->bar, NULL, e, presample);
 }
 
 /* sync_threads, then LAST(E) on one thread: the last to arrive. */
 static void sync_threads_then(struct engine *e, void (*last)(void *))
 {
 	if (e->T > 1)
-		barrier_wait_then(&e->bar, last, e);
+		barrier_wait_work(&e->bar, last, e, presample);
 	else
 		last(e);
 }
@@ -699,6 +768,7 @@ static void dispatch(struct engine *e, enum phase phase)
 	e->phase = phase;
 	for (int c = 0; c < CNT_N; c++)
 		atomic_store(&e->next[c], 0);
+	atomic_store(&e->next[CNT_SAMPLE], e->sample_from);
 	if (e->T > 1)
 		barrier_wait(&e->bar);
 	run_phase(&e->w[0]);
@@ -801,12 +871,14 @@ static int64_t part_start(const struct engine *e, int64_t t)
  * M_S (each its columns, in rows padded to 64 bytes), the lists (each a room
  * in proportion to its columns) and G, and have their own list offsets (B),
  * x terms XQ (dmax, m), work counts, g of a sample without active features
- * and, but for part 0, a copy of W_S.  With
+ * and, but for part 0, a copy of W_S.  With more than one thread, room for
+ * the next step's batch as well (presample).  With
  * BASE NULL only the size; else also the pointers and tables.  Returns the
  * offset after them. */
 static size_t gram_layout(struct engine *e, char *base, size_t off)
 {
 	const int64_t n = e->n, m = e->m, B = e->B, C = e->GC, dmax = e->gr.dmax, P = e->P;
+	const int64_t ahead = e->T > 1; /* the next step's batch (presample) */
 	struct gram *g = &e->gr;
 	int64_t room = 0, lroom = 0;
 	const int64_t nwork = ((n + 15) / 16 + 15) / 16 * 16; /* 64-byte lines */
@@ -822,6 +894,11 @@ static size_t gram_layout(struct engine *e, char *base, size_t off)
 	e->bidx = place(e, base, &off, (size_t)room * 4);
 	e->bval = place(e, base, &off, (size_t)room * 4);
 	e->brows = place(e, base, &off, (size_t)C * sizeof *e->brows);
+	e->nbstart = place(e, base, &off, (size_t)(ahead * (B + C)) * 8);
+	e->nbidx = place(e, base, &off, (size_t)(ahead * room) * 4);
+	e->nbval = place(e, base, &off, (size_t)(ahead * room) * 4);
+	e->nbrows = place(e, base, &off, (size_t)(ahead * C) * sizeof *e->nbrows);
+	e->noverflow = place(e, base, &off, (size_t)(ahead * C) * sizeof *e->noverflow);
 	e->lbase = place(e, base, &off, (size_t)(C + 1) * 8);
 	g->slot = place(e, base, &off, (size_t)n * 4);
 	g->feat = place(e, base, &off, (size_t)n * 4);
@@ -967,6 +1044,8 @@ static int engine_make(const struct job_point *job, uint64_t seed, const struct 
 	e->cap = sample_room(e, e->block_rows);
 	e->gram_mode = opts ? opts->gram : 0;
 	e->batch_step = -1;
+	e->pre_step = -1;
+	atomic_init(&e->pre_next, 0);
 	{
 		/* the Gram path (gram_layout): set up when it pays once g is
 		 * sparse for batches that are not all beyond it (mean - 6 sd) */
@@ -1195,6 +1274,7 @@ int engine_step(struct engine *e, int64_t step, double *loss)
 	double L = 0, psum = 0;
 
 	e->step = step;
+	take_presampled(e, step);
 	e->aW = model_adam_prepare(
 		step, model_lr(job->lr_w, step, job->steps, job->warmup, job->lr_min_ratio));
 	e->ab = model_adam_prepare(
@@ -1214,6 +1294,7 @@ double engine_gradient(struct engine *e, int64_t step, float *dW, float *db)
 	double L = 0;
 
 	e->step = step;
+	take_presampled(e, step);
 	dispatch(e, PHASE_GRAD);
 	for (int64_t i = 0; i < e->n * e->m; i++) {
 		float g = e->gW[0][i];
