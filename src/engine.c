@@ -417,11 +417,6 @@ static void phase_eval(struct worker *w)
 					 e->eval_n * (c + 1) / e->C, false);
 }
 
-/* The Gram path's phases (gram.h): sample the batch by chunks (then the
- * last thread to finish numbers its active features and chooses the path:
- * choose_path); M_S by pieces of the slots; z and g of each sample by
- * chunks; dM_S and dM_S W by pieces of the slots; dW and the update by
- * pieces of the rows of W.  The sparse step's are at phase_part_rows. */
 /* Chunk C of the batch of STEP into BSTART, BIDX, BVAL and BROWS (the
  * current batch's or the next's); false when it does not fit its room. */
 static bool sample_chunk(const struct engine *e, int64_t step, int64_t c, int64_t *bstart,
@@ -444,6 +439,11 @@ static bool sample_chunk(const struct engine *e, int64_t step, int64_t c, int64_
 	return r == r1;
 }
 
+/* The Gram path's phases (gram.h): sample the batch by chunks (then the
+ * last thread to finish numbers its active features and chooses the path:
+ * choose_path); M_S by pieces of the slots; z and g of each sample by
+ * chunks; dM_S and dM_S W by pieces of the slots; dW and the update by
+ * pieces of the rows of W.  The sparse step's are at phase_part_rows. */
 static void phase_sample(struct worker *w)
 {
 	struct engine *e = w->e;
