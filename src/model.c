@@ -556,8 +556,7 @@ double model_block_loss(int64_t n, int64_t m, const float *W, const float *b,
 		if (x->start[r] == x->start[r + 1]) { /* z_r = b: the first such row's loss */
 			if (r0 < 0) {
 				r0 = r;
-				memcpy(wk->z + busy * n, b, (size_t)n * sizeof *b);
-				loss0 = row_loss(n, wk->z + busy * n, wk->xrow);
+				loss0 = row_loss(n, b, wk->xrow);
 			}
 			loss += loss0;
 			continue;
