@@ -20,8 +20,8 @@
  * the rest of the phase to the others instead of holding them back.  The
  * Gram path's sparse step (most of a trained run) has three phases instead:
  * the batch, then each thread's part of the features (its columns of M_S,
- * every sample over them), then each thread's share of the rows of dW, cut
- * by their work, and their update (phase_part_rows).
+ * every sample over them, and the g terms of its rows of dW), then the x
+ * terms of those rows and their update (phase_part_rows).
  */
 #include <math.h>
 #include <pthread.h>
@@ -662,12 +662,13 @@ static void sync_threads_then(struct engine *e, void (*last)(void *))
 /* The sparse step (gram.h) after the batch: each thread runs its parts of
  * the features (parts t, t + T, ...: one each when there are as many as
  * threads, the default), their columns of M_S and every sample over them
- * (part p's loss into chunk p, its columns of db into chunk 0's); then,
- * after a barrier, its share of the rows of dW and their update
- * (phase_part_grad).  What a part writes in its first phase stays with its
- * thread, but for its x terms (XQ), which the rows' owners read once.  A
- * thread that the host stops holds the other at the barrier: fixed parts
- * trade that for data that stays in one core's cache. */
+ * (part p's loss into chunk p, its columns of db into chunk 0's); with one
+ * part each, a thread then sums the g terms of its part's rows of dW, which
+ * need no other part.  After a barrier, phase_part_grad.  What a part
+ * writes in its first phase stays with its thread, but for its x terms
+ * (XQ), which the rows' owners read once.  A thread that the host stops
+ * holds the other at the barrier: fixed parts trade that for data that
+ * stays in one core's cache. */
 static void phase_part_rows(struct worker *w)
 {
 	struct engine *e = w->e;
@@ -680,20 +681,31 @@ static void phase_part_rows(struct worker *w)
 		e->ch[t].loss = gram_part_rows(&e->gr, p, e->par.b, e->par.W, e->brows, e->GC,
 					       scale, e->ch[0].db, w->wk.z, w->wk.xrow, w->wk.gw);
 	}
+	if (e->P == e->T)
+		gram_part_gterms(&e->gr, e->part, e->P, e->part[w->t].j0, e->part[w->t].j1,
+				 e->part[w->t].WS, e->brows, e->GC, w->idx, w->wk.h, e->ch[0].dW);
 }
 
-/* Thread W's share of the rows of dW (into chunk 0's accumulator), cut by
- * their work, then, when UPDATE, the decay and Adam update of those rows of
- * W and b. */
+/* Thread W's rows of dW (into chunk 0's accumulator): with one part each,
+ * its part's rows, to which it adds the x terms; else a share of the rows
+ * cut by their work, whose g terms and x terms it sums.  Then, when UPDATE,
+ * the decay and Adam update of those rows of W and b. */
 static void phase_part_grad(struct worker *w, bool update)
 {
 	struct engine *e = w->e;
-	const float *WS = e->part[w->t < e->P ? w->t : 0].WS; /* any copy of W_S */
-	const int64_t i0 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t, e->T);
-	const int64_t i1 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t + 1, e->T);
+	int64_t i0, i1;
 
-	gram_part_grad(&e->gr, e->part, e->P, i0, i1, WS, e->brows, e->GC, w->idx, w->wk.h,
-		       e->ch[0].dW);
+	if (e->P == e->T) {
+		i0 = e->part[w->t].j0;
+		i1 = e->part[w->t].j1;
+	} else {
+		i0 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t, e->T);
+		i1 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t + 1, e->T);
+		gram_part_gterms(&e->gr, e->part, e->P, i0, i1,
+				 e->part[w->t < e->P ? w->t : 0].WS /* any copy of W_S */,
+				 e->brows, e->GC, w->idx, w->wk.h, e->ch[0].dW);
+	}
+	gram_part_xterms(&e->gr, e->part, e->P, i0, i1, e->ch[0].dW);
 	if (!update || i1 <= i0)
 		return;
 	w->psum += model_update_rows(e->par.W, e->par.mW, e->par.vW, e->gW, 1, i0, i1, e->m,

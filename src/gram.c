@@ -261,7 +261,7 @@ double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const
 	return loss;
 }
 
-/* The work of rows [16·K, 16·K + 16) in gram_part_grad (see gram_part_cut). */
+/* The work of rows [16·K, 16·K + 16) of dW (see gram_part_cut). */
 static double bucket_work(const struct gram *g, const struct gram_part *parts, int64_t nparts,
 			  double row_cost, int64_t k)
 {
@@ -332,9 +332,9 @@ static bool part_entries(const struct gram_part *p, int64_t R, int64_t i0, int64
 	return *e1 > *e0;
 }
 
-void gram_part_grad(const struct gram *g, const struct gram_part *parts, int64_t nparts, int64_t i0,
-		    int64_t i1, const float *WS, const struct model_rows *chunks, int64_t nchunk,
-		    int32_t *slots, float *h, float *dW)
+void gram_part_gterms(const struct gram *g, const struct gram_part *parts, int64_t nparts,
+		      int64_t i0, int64_t i1, const float *WS, const struct model_rows *chunks,
+		      int64_t nchunk, int32_t *slots, float *h, float *dW)
 {
 	const int64_t n = g->n, m = g->m;
 	int64_t R = 0, p0 = 0, p1;
@@ -378,7 +378,14 @@ void gram_part_grad(const struct gram *g, const struct gram_part *parts, int64_t
 			}
 		}
 	}
-	for (int64_t i = i0; i < i1; i++) /* the x terms: the parts' sums, in part order */
+}
+
+void gram_part_xterms(const struct gram *g, const struct gram_part *parts, int64_t nparts,
+		      int64_t i0, int64_t i1, float *dW)
+{
+	const int64_t m = g->m;
+
+	for (int64_t i = i0; i < i1; i++) /* the parts' sums, in part order */
 		if (g->slot[i] >= 0)
 			for (int64_t t = 0; t < nparts; t++)
 				model_axpy(m, 1.0f, parts[t].XQ + (int64_t)g->slot[i] * m,

@@ -139,22 +139,28 @@ double gram_part_rows(struct gram *g, struct gram_part *p, const float *b, const
 		      float *z, float *xrow, float *q);
 
 /* gram_part_cut - where share T of NT of the rows of dW starts, for
- * gram_part_grad: a multiple of 16 (0 for T = 0, n for T = NT), cutting the
- * rows' work into equal shares: the g terms counted by gram_part_rows, the
- * NPARTS x-term sums of each row of S, and ROW_COST per row (clearing and
- * updating it), in units of one term (an axpy over a row of W). */
+ * gram_part_gterms and gram_part_xterms: a multiple of 16 (0 for T = 0, n
+ * for T = NT), cutting the rows' work into equal shares: the g terms
+ * counted by gram_part_rows, the NPARTS x-term sums of each row of S, and
+ * ROW_COST per row (clearing and updating it), in units of one term (an
+ * axpy over a row of W). */
 int64_t gram_part_cut(const struct gram *g, const struct gram_part *parts, int64_t nparts,
 		      double row_cost, int64_t t, int64_t nt);
 
-/* gram_part_grad - once every one of the NPARTS parts has run its rows: the
- * rows [I0, I1) of dW = Σ_r g_r h_rᵀ (samples in order) + the parts' XQ (in
- * part order), with h_r from WS (a part's copy of W_S).  Any cut into row
- * ranges gives the same bits.  Reads no W (other threads may be updating
- * their rows).  SLOTS is (n) scratch, H (m).  It costs ≈ 2·m FLOP per
- * non-zero of g and per x term (q_r's shares and the x terms as much again,
- * in gram_part_rows) instead of the 4·D·n·m of the two products. */
-void gram_part_grad(const struct gram *g, const struct gram_part *parts, int64_t nparts, int64_t i0,
-		    int64_t i1, const float *WS, const struct model_rows *chunks, int64_t nchunk,
-		    int32_t *slots, float *h, float *dW);
+/* gram_part_gterms - the rows [I0, I1) of dW = Σ_r g_r h_rᵀ (samples in
+ * order), with h_r from WS (a part's copy of W_S), once the parts whose
+ * columns meet [I0, I1) have run their rows (a part's own rows need only
+ * itself).  gram_part_xterms - then, once every one of the NPARTS parts has
+ * run its rows, adds their x terms XQ to those rows, in part order.  Any cut
+ * into row ranges gives the same bits.  Neither reads W (other threads may
+ * be updating their rows).  SLOTS is (n) scratch, H (m).  They cost ≈ 2·m
+ * FLOP per non-zero of g and per x term (q_r's shares and the x terms as
+ * much again, in gram_part_rows) instead of the 4·D·n·m of the two
+ * products. */
+void gram_part_gterms(const struct gram *g, const struct gram_part *parts, int64_t nparts,
+		      int64_t i0, int64_t i1, const float *WS, const struct model_rows *chunks,
+		      int64_t nchunk, int32_t *slots, float *h, float *dW);
+void gram_part_xterms(const struct gram *g, const struct gram_part *parts, int64_t nparts,
+		      int64_t i0, int64_t i1, float *dW);
 
 #endif
