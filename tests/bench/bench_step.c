@@ -20,8 +20,10 @@
  * other tenants of a shared machine slow both alike.  The two-thread rounds
  * also print the share of CPU time the host gave to other guests meanwhile
  * (steal, from /proc/stat), which holds a multi-thread step at its barriers.
- * usage: bench_step [quick | pair]   (pair: only the two-thread figures;
- *        BENCH_BLOCK_ROWS overrides the block size)
+ * usage: bench_step [quick | pair | width M]   (pair: only the two-thread
+ *        figures; width M: only the one-thread row of n = 1000, m = M, for
+ *        the PyTorch rounds of run.sh; BENCH_BLOCK_ROWS overrides the block
+ *        size)
  */
 #include <math.h>
 #include <pthread.h>
@@ -297,6 +299,8 @@ int main(int argc, char **argv)
 	};
 	const int quick = argc > 1 && !strcmp(argv[1], "quick");
 	const int pair_only = argc > 1 && !strcmp(argv[1], "pair");
+	/* "width M": the table's row for n = 1000, m = M, one thread, alone */
+	const int64_t width = argc > 2 && !strcmp(argv[1], "width") ? atoll(argv[2]) : 0;
 	const int reps = quick ? 1 : 5;
 	struct rusage ru;
 
@@ -307,6 +311,8 @@ int main(int argc, char **argv)
 		       "n", "m", "B", "thr", "step ms", "GFLOP/s", "path", "sgemm ms", "GFLOP/s",
 		       "ratio", "job MiB", "trained ms", "ratio", "path");
 	for (size_t c = 0; c < (pair_only ? 0 : sizeof cases / sizeof cases[0]); c++) {
+		if (width > 0 && (cases[c].n != 1000 || cases[c].m != width || cases[c].threads != 1))
+			continue;
 		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
 		const double flop = 6.0 * (double)B * (double)n * (double)m;
 		const int K = quick ? 1 : (int)fmax(2, fmin(40, 1.2e10 / flop));
@@ -350,6 +356,8 @@ int main(int argc, char **argv)
 		       1e3 * tg, (double)bytes / (1 << 20), 1e3 * tt);
 		fflush(stdout);
 	}
+	if (width > 0)
+		return 0;
 	{
 		/* 2 threads against 1 at m = 100: REPS2 rounds of K2 steps each,
 		 * side by side: one job on 1 thread, the same job on 2 threads,

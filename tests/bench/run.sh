@@ -4,9 +4,12 @@
 # usage: BENCH_DIR=build/bench sh tests/bench/run.sh   (what `make bench` does)
 #
 # Runs every $BENCH_DIR/bench_* binary, every other tests/bench/*.sh script,
-# then the PyTorch comparison: tools/torch_step.py (Debian's python3-torch,
-# one thread) at the widths bench_step measured, with the ratio PyTorch time /
-# supersweep time per width.  Without torch it prints a note instead.
+# then the PyTorch comparison at the widths bench_step measured: per width,
+# $BENCH_TORCH_ROUNDS rounds (3) of tools/torch_step.py (Debian's
+# python3-torch, one thread) and `bench_step width M` run one after the
+# other, so that both see the machine as it is in the same half minute; it
+# prints each round's ratio PyTorch time / supersweep time and their median.
+# Without torch it prints a note instead.
 # Exit status: non-zero if a benchmark failed.
 set -u
 BENCH_DIR=${BENCH_DIR:-build/bench}
@@ -41,23 +44,55 @@ if ! "$py" -c 'import torch' >/dev/null 2>&1; then
 fi
 widths=$(sed -n 's/^RESULT n=1000 m=\([0-9]*\) B=2048 threads=1 .*/\1/p' "$results" | tr '\n' ' ')
 [ -n "$widths" ] || { echo "note: no bench_step results to compare"; exit $status; }
-# shellcheck disable=SC2086
-"$py" "$root/tools/torch_step.py" --threads 1 $widths | tee -a "$results" || status=1
-printf '%5s %12s %14s %8s %16s %8s\n' m "torch ms" "ours init ms" ratio "ours trained ms" ratio
+rounds=${BENCH_TORCH_ROUNDS:-3}
+pairs=$(mktemp)
+trap 'rm -f "$results" "$pairs"' EXIT
+for m in $widths; do
+	r=1
+	while [ "$r" -le "$rounds" ]; do
+		"$py" "$root/tools/torch_step.py" --threads 1 "$m" | tee -a "$pairs" || status=1
+		"$BENCH_DIR/bench_step" width "$m" | grep '^RESULT' | tee -a "$pairs" || status=1
+		r=$((r + 1))
+	done
+done
+printf '%5s %6s %10s %13s %16s %16s %16s\n' m rounds "torch ms" "ours init ms" \
+	"init ratio" "ours trained ms" "trained ratio"
 awk '
-/^RESULT n=1000 .* threads=1 / {
-	split($3, a, "="); split($6, t, "="); split($9, u, "=")
-	ours[a[2]] = t[2]; trained[a[2]] = u[2]
+function median(v, k,    i, j, t) {
+	for (i = 2; i <= k; i++)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+		}
+	return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
 }
 /^torch n=1000 / {
-	split($3, a, "="); split($6, t, "="); torch[a[2]] = t[2]; order[++k] = a[2]
+	split($3, a, "="); split($6, t, "="); m = a[2]; torch = t[2]
+	if (!(m in seen)) { seen[m] = 1; order[++nm] = m }
+}
+/^RESULT n=1000 .* threads=1 / {
+	split($3, a, "="); split($6, t, "="); split($9, u, "="); m = a[2]
+	k = ++rounds[m]
+	tt[m, k] = torch; oi[m, k] = t[2]; ot[m, k] = u[2]
+	ri[m, k] = torch / t[2]; rt[m, k] = torch / u[2]
 }
 END {
-	for (i = 1; i <= k; i++) {
-		m = order[i]
-		if (m in ours)
-			printf "%5s %12.2f %14.2f %7.1fx %16.2f %7.1fx\n", m, torch[m], ours[m],
-				torch[m] / ours[m], trained[m], torch[m] / trained[m]
+	for (i = 1; i <= nm; i++) {
+		m = order[i]; k = rounds[m]
+		if (k == 0)
+			continue
+		lo_i = lo_t = 1e30; hi_i = hi_t = 0
+		for (j = 1; j <= k; j++) {
+			a1[j] = tt[m, j]; a2[j] = oi[m, j]; a3[j] = ot[m, j]
+			a4[j] = ri[m, j]; a5[j] = rt[m, j]
+			if (ri[m, j] < lo_i) lo_i = ri[m, j]
+			if (ri[m, j] > hi_i) hi_i = ri[m, j]
+			if (rt[m, j] < lo_t) lo_t = rt[m, j]
+			if (rt[m, j] > hi_t) hi_t = rt[m, j]
+		}
+		printf "%5s %6d %10.2f %13.2f %5.1fx (%.1f-%.1f) %16.2f %5.1fx (%.1f-%.1f)\n", m, k,
+			median(a1, k), median(a2, k), median(a4, k), lo_i, hi_i,
+			median(a3, k), median(a5, k), lo_t, hi_t
 	}
-}' "$results"
+}' "$pairs"
+echo "(medians over the rounds; in brackets, the lowest and highest round's ratio)"
 exit $status
