@@ -702,8 +702,8 @@ static void phase_part_grad(struct worker *w, bool update)
 		i0 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t, e->T);
 		i1 = gram_part_cut(&e->gr, e->part, e->P, ROW_COST, w->t + 1, e->T);
 		gram_part_gterms(&e->gr, e->part, e->P, i0, i1,
-				 e->part[w->t < e->P ? w->t : 0].WS /* any copy of W_S */,
-				 e->brows, e->GC, w->idx, w->wk.h, e->ch[0].dW);
+				 e->part[w->t < e->P ? w->t : 0].WS /* any copy of W_S */, e->brows,
+				 e->GC, w->idx, w->wk.h, e->ch[0].dW);
 	}
 	gram_part_xterms(&e->gr, e->part, e->P, i0, i1, e->ch[0].dW);
 	if (!update || i1 <= i0)

@@ -311,7 +311,8 @@ int main(int argc, char **argv)
 		       "n", "m", "B", "thr", "step ms", "GFLOP/s", "path", "sgemm ms", "GFLOP/s",
 		       "ratio", "job MiB", "trained ms", "ratio", "path");
 	for (size_t c = 0; c < (pair_only ? 0 : sizeof cases / sizeof cases[0]); c++) {
-		if (width > 0 && (cases[c].n != 1000 || cases[c].m != width || cases[c].threads != 1))
+		if (width > 0 &&
+		    (cases[c].n != 1000 || cases[c].m != width || cases[c].threads != 1))
 			continue;
 		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
 		const double flop = 6.0 * (double)B * (double)n * (double)m;
