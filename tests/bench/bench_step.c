@@ -303,6 +303,12 @@ int main(int argc, char **argv)
 	const int64_t width = argc > 2 && !strcmp(argv[1], "width") ? atoll(argv[2]) : 0;
 	const int reps = quick ? 1 : 5;
 	struct rusage ru;
+	int rows = 0;
+
+	if (argc > 1 && !strcmp(argv[1], "width") && width <= 0) {
+		fprintf(stderr, "bench_step: width needs a width M > 0, as in 'width 39'\n");
+		return 2;
+	}
 
 	printf("bench_step: trainer step vs its three sgemm products, interleaved, best of %d\n",
 	       reps);
@@ -314,6 +320,7 @@ int main(int argc, char **argv)
 		if (width > 0 &&
 		    (cases[c].n != 1000 || cases[c].m != width || cases[c].threads != 1))
 			continue;
+		rows++;
 		const int64_t n = cases[c].n, m = cases[c].m, B = cases[c].B;
 		const double flop = 6.0 * (double)B * (double)n * (double)m;
 		const int K = quick ? 1 : (int)fmax(2, fmin(40, 1.2e10 / flop));
@@ -356,6 +363,11 @@ int main(int argc, char **argv)
 		       (long long)n, (long long)m, (long long)B, cases[c].threads, 1e3 * ts,
 		       1e3 * tg, (double)bytes / (1 << 20), 1e3 * tt);
 		fflush(stdout);
+	}
+	if (width > 0 && rows == 0) {
+		fprintf(stderr, "bench_step: no one-thread shape of n = 1000 has m = %lld\n",
+			(long long)width);
+		return 2;
 	}
 	if (width > 0)
 		return 0;

@@ -50,8 +50,10 @@ trap 'rm -f "$results" "$pairs"' EXIT
 for m in $widths; do
 	r=1
 	while [ "$r" -le "$rounds" ]; do
-		"$py" "$root/tools/torch_step.py" --threads 1 "$m" | tee -a "$pairs" || status=1
-		"$BENCH_DIR/bench_step" width "$m" | grep '^RESULT' | tee -a "$pairs" || status=1
+		out=$("$py" "$root/tools/torch_step.py" --threads 1 "$m") || status=1
+		printf '%s\n' "$out" | tee -a "$pairs"
+		out=$("$BENCH_DIR/bench_step" width "$m") || status=1
+		printf '%s\n' "$out" | grep '^RESULT' | tee -a "$pairs"
 		r=$((r + 1))
 	done
 done
