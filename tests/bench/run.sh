@@ -71,29 +71,26 @@ function median(v, k,    i, j, t) {
 	split($3, a, "="); split($6, t, "="); m = a[2]; torch = t[2]
 	if (!(m in seen)) { seen[m] = 1; order[++nm] = m }
 }
-/^RESULT n=1000 .* threads=1 / {
+/^RESULT n=1000 .* threads=1 / && torch != "" { # a round: the torch line before it
 	split($3, a, "="); split($6, t, "="); split($9, u, "="); m = a[2]
 	k = ++rounds[m]
 	tt[m, k] = torch; oi[m, k] = t[2]; ot[m, k] = u[2]
 	ri[m, k] = torch / t[2]; rt[m, k] = torch / u[2]
+	torch = ""
 }
 END {
 	for (i = 1; i <= nm; i++) {
 		m = order[i]; k = rounds[m]
 		if (k == 0)
 			continue
-		lo_i = lo_t = 1e30; hi_i = hi_t = 0
 		for (j = 1; j <= k; j++) {
 			a1[j] = tt[m, j]; a2[j] = oi[m, j]; a3[j] = ot[m, j]
 			a4[j] = ri[m, j]; a5[j] = rt[m, j]
-			if (ri[m, j] < lo_i) lo_i = ri[m, j]
-			if (ri[m, j] > hi_i) hi_i = ri[m, j]
-			if (rt[m, j] < lo_t) lo_t = rt[m, j]
-			if (rt[m, j] > hi_t) hi_t = rt[m, j]
 		}
+		mt = median(a1, k); mi = median(a2, k); mr = median(a3, k)
+		ri_med = median(a4, k); rt_med = median(a5, k) # a4, a5 now sorted
 		printf "%5s %6d %10.2f %13.2f %5.1fx (%.1f-%.1f) %16.2f %5.1fx (%.1f-%.1f)\n", m, k,
-			median(a1, k), median(a2, k), median(a4, k), lo_i, hi_i,
-			median(a3, k), median(a5, k), lo_t, hi_t
+			mt, mi, ri_med, a4[1], a4[k], mr, rt_med, a5[1], a5[k]
 	}
 }' "$pairs"
 echo "(medians over the rounds; in brackets, the lowest and highest round's ratio)"
