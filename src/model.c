@@ -579,24 +579,31 @@ struct model_adam model_adam_prepare(int64_t step, double lr)
 	return a;
 }
 
-#ifdef HAVE_AVX2_PASS
+/* The decay of a row before its update: none (γ = 0, and b), w <- f·w
+ * (γ > 0, f = 1 - lr γ) or w <- w + f·w (γ < 0, f per row: decay_factors). */
+enum decay { DECAY_NONE, DECAY_SHRINK, DECAY_SIGNED };
+
+/* The Adam update's constants of a step, in float. */
 struct adam_consts {
 	float b1, b2, c1, c2, step_size, inv_sqrt_bc2, eps;
 };
 
-/* The Adam update of entries [0, 8·⌊cols/8⌋) of one row (gradient at OFF of
- * each of the NGRAD accumulators, summed in order), 8 lanes at a time: the
- * same operations per entry as model_update_rows' loop.  Returns the entries
- * done. */
-__attribute__((target("avx2"))) static int64_t adam_avx2(float *w, float *mo, float *ve,
-							 const float *const *grads, int ngrad,
-							 int64_t off, int64_t cols,
-							 const struct adam_consts *k)
+#ifdef HAVE_AVX2_PASS
+
+/* The decay and Adam update of entries [0, 8·⌊cols/8⌋) of one row
+ * (gradient at OFF of each of the NGRAD accumulators, summed in order), 8
+ * lanes at a time: the same operations per entry as update_row's loop, the
+ * updated entries added to SUM[j mod 8] as there.  Returns the entries done. */
+__attribute__((target("avx2"))) static int64_t
+adam_avx2(float *w, float *mo, float *ve, const float *const *grads, int ngrad, int64_t off,
+	  int64_t cols, const struct adam_consts *k, enum decay decay, float f, float *sum)
 {
+	const __m256 fv = _mm256_set1_ps(f);
 	const __m256 b1 = _mm256_set1_ps(k->b1), b2 = _mm256_set1_ps(k->b2);
 	const __m256 c1 = _mm256_set1_ps(k->c1), c2 = _mm256_set1_ps(k->c2);
 	const __m256 step = _mm256_set1_ps(k->step_size), inv = _mm256_set1_ps(k->inv_sqrt_bc2);
 	const __m256 eps = _mm256_set1_ps(k->eps);
+	__m256 acc = _mm256_loadu_ps(sum);
 	int64_t j = 0;
 
 	for (; j + 8 <= cols; j += 8) {
@@ -609,76 +616,116 @@ __attribute__((target("avx2"))) static int64_t adam_avx2(float *w, float *mo, fl
 		const __m256 vj = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(ve + j)),
 						_mm256_mul_ps(c2, _mm256_mul_ps(g, g)));
 		const __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vj), inv), eps);
+		__m256 wj = _mm256_loadu_ps(w + j);
+
+		if (decay == DECAY_SHRINK)
+			wj = _mm256_mul_ps(wj, fv);
+		else if (decay == DECAY_SIGNED)
+			wj = _mm256_add_ps(wj, _mm256_mul_ps(fv, wj));
+		wj = _mm256_sub_ps(wj, _mm256_mul_ps(step, _mm256_div_ps(mj, denom)));
 
 		_mm256_storeu_ps(mo + j, mj);
 		_mm256_storeu_ps(ve + j, vj);
-		_mm256_storeu_ps(w + j,
-				 _mm256_sub_ps(_mm256_loadu_ps(w + j),
-					       _mm256_mul_ps(step, _mm256_div_ps(mj, denom))));
+		_mm256_storeu_ps(w + j, wj);
+		acc = _mm256_add_ps(acc, wj);
 	}
+	_mm256_storeu_ps(sum, acc);
 	_mm256_zeroupper();
 	return j;
 }
 #endif
 
+/* Rows of the signed decay's norms summed side by side (see decay_factors). */
+#define NORM_ROWS 4
+
+/* The factors f of the decay γ < 0, W_i <- W_i + f_i W_i, of the NR rows
+ * (at most NORM_ROWS) at W: f_i = lr γ (1 - 1/(‖W_i‖ + eps)), each ‖W_i‖²
+ * summed in double in column order.  The rows' sums run interleaved, so a
+ * core adds NORM_ROWS of them at once instead of waiting on one sum's
+ * latency: the same bits as one row at a time, ≈ 4x faster. */
+static void decay_factors(const float *W, int64_t nr, int64_t cols, double lr_gamma, float *f)
+{
+	double nrm[NORM_ROWS] = {0};
+
+	if (nr == NORM_ROWS) {
+		for (int64_t j = 0; j < cols; j++)
+			for (int r = 0; r < NORM_ROWS; r++) {
+				const double x = W[r * cols + j];
+
+				nrm[r] += x * x;
+			}
+	} else {
+		for (int64_t r = 0; r < nr; r++)
+			for (int64_t j = 0; j < cols; j++) {
+				const double x = W[r * cols + j];
+
+				nrm[r] += x * x;
+			}
+	}
+	for (int64_t r = 0; r < nr; r++)
+		f[r] = (float)(lr_gamma * (1.0 - 1.0 / (sqrt(nrm[r]) + MODEL_EPS)));
+}
+
+/* The decay DECAY with factor F and the Adam update of row I (COLS entries
+ * at W, MO, VE; its gradient the sum of the NGRAD accumulators at I·COLS, in
+ * order) with the constants K, each updated entry j added to SUM[j mod 8]. */
+static void update_row(float *w, float *mo, float *ve, const float *const *grads, int ngrad,
+		       int64_t i, int64_t cols, const struct adam_consts *k, enum decay decay,
+		       float f, float *sum)
+{
+	int64_t j = 0;
+
+#ifdef HAVE_AVX2_PASS
+	if (cols >= 8 && kernels_in_use() == MODEL_KERNELS_AVX2)
+		j = adam_avx2(w, mo, ve, grads, ngrad, i * cols, cols, k, decay, f, sum);
+#endif
+	for (; j < cols; j++) {
+		float g = grads[0][i * cols + j];
+
+		for (int q = 1; q < ngrad; q++)
+			g += grads[q][i * cols + j];
+		mo[j] = k->b1 * mo[j] + k->c1 * g;
+		ve[j] = k->b2 * ve[j] + k->c2 * (g * g);
+		float denom = sqrtf(ve[j]) * k->inv_sqrt_bc2 + k->eps;
+
+		if (decay == DECAY_SHRINK)
+			w[j] *= f;
+		else if (decay == DECAY_SIGNED)
+			w[j] += f * w[j];
+		w[j] -= k->step_size * (mo[j] / denom);
+		sum[j % 8] += w[j];
+	}
+}
+
 double model_update_rows(float *W, float *mW, float *vW, const float *const *grads, int ngrad,
 			 int64_t i0, int64_t i1, int64_t cols, double gamma,
 			 const struct model_adam *a)
 {
-	const float b1 = (float)MODEL_BETA1, b2 = (float)MODEL_BETA2;
-	const float c1 = (float)(1.0 - MODEL_BETA1), c2 = (float)(1.0 - MODEL_BETA2);
-	const float step_size = (float)(a->lr / a->bc1);
-	const float inv_sqrt_bc2 = (float)(1.0 / sqrt(a->bc2));
-	const float eps = (float)MODEL_EPS;
+	const struct adam_consts k = {(float)MODEL_BETA1,
+				      (float)MODEL_BETA2,
+				      (float)(1.0 - MODEL_BETA1),
+				      (float)(1.0 - MODEL_BETA2),
+				      (float)(a->lr / a->bc1),
+				      (float)(1.0 / sqrt(a->bc2)),
+				      (float)MODEL_EPS};
+	const float shrink = (float)(1.0 - gamma * a->lr); /* γ > 0 */
+	const enum decay decay = gamma > 0 ? DECAY_SHRINK : gamma < 0 ? DECAY_SIGNED : DECAY_NONE;
+	float sum[8] = {0};
 	double total = 0;
 
-	for (int64_t i = i0; i < i1; i++) {
-		float *w = W + i * cols, *mo = mW + i * cols, *ve = vW + i * cols;
-		float rowsum = 0;
+	for (int64_t i = i0; i < i1; i += NORM_ROWS) {
+		const int64_t nr = i1 - i < NORM_ROWS ? i1 - i : NORM_ROWS;
+		float f[NORM_ROWS];
 
-		if (gamma >= 0) {
-			if (gamma > 0) {
-				const float f = (float)(1.0 - gamma * a->lr);
-
-				for (int64_t j = 0; j < cols; j++)
-					w[j] *= f;
-			}
-		} else {
-			double nrm = 0;
-
-			for (int64_t j = 0; j < cols; j++)
-				nrm += (double)w[j] * w[j];
-			const float f =
-				(float)(gamma * a->lr * (1.0 - 1.0 / (sqrt(nrm) + MODEL_EPS)));
-
-			for (int64_t j = 0; j < cols; j++)
-				w[j] += f * w[j];
-		}
-		int64_t j = 0;
-
-#ifdef HAVE_AVX2_PASS
-		if (cols >= 8 && kernels_in_use() == MODEL_KERNELS_AVX2) {
-			const struct adam_consts k = {b1, b2, c1, c2, step_size, inv_sqrt_bc2, eps};
-
-			j = adam_avx2(w, mo, ve, grads, ngrad, i * cols, cols, &k);
-			for (int64_t q = 0; q < j; q++)
-				rowsum += w[q];
-		}
-#endif
-		for (; j < cols; j++) {
-			float g = grads[0][i * cols + j];
-
-			for (int k = 1; k < ngrad; k++)
-				g += grads[k][i * cols + j];
-			mo[j] = b1 * mo[j] + c1 * g;
-			ve[j] = b2 * ve[j] + c2 * (g * g);
-			float denom = sqrtf(ve[j]) * inv_sqrt_bc2 + eps;
-
-			w[j] -= step_size * (mo[j] / denom);
-			rowsum += w[j];
-		}
-		total += rowsum;
+		if (gamma < 0)
+			decay_factors(W + i * cols, nr, cols, gamma * a->lr, f);
+		for (int64_t r = 0; r < nr; r++)
+			update_row(W + (i + r) * cols, mW + (i + r) * cols, vW + (i + r) * cols,
+				   grads, ngrad, i + r, cols, &k, decay, gamma < 0 ? f[r] : shrink,
+				   sum);
 	}
+	for (int l = 0; l < 8; l++)
+		total += sum[l];
 	return total;
 }
 

@@ -249,6 +249,50 @@ static void test_optimizer_sum_grads(void **state)
 	assert_memory_equal(W1, W2, sizeof W1);
 }
 
+/* The decay's norms of several rows run side by side (decay_factors): one
+ * call over 11 rows (groups of 4 and a remainder) gives the bytes of one
+ * call per row, for each sign of γ and both kernels; its return value is
+ * the sum of the updated parameters, non-finite once a gradient is NaN. */
+static void test_optimizer_rows_together(void **state)
+{
+	enum { R = 11, COLS = 37 };
+	static float w[2][R * COLS], mo[2][R * COLS], ve[2][R * COLS], gr[R * COLS];
+	const float *grads[1] = {gr};
+	const struct model_adam ad = model_adam_prepare(3, 0.02);
+
+	(void)state;
+	for (int kern = 0; kern < 2; kern++)
+		for (int sg = -1; sg <= 1; sg++) {
+			double sum, want = 0;
+
+			model_kernels(kern ? MODEL_KERNELS_AVX2 : MODEL_KERNELS_SSE);
+			for (int j = 0; j < R * COLS; j++) {
+				w[0][j] = w[1][j] =
+					(float)(2.0 * urand() - 1.0) * (float)(1 + j / COLS);
+				mo[0][j] = mo[1][j] = (float)(0.01 * (urand() - 0.5));
+				ve[0][j] = ve[1][j] = (float)(0.001 * urand());
+				gr[j] = (float)(0.1 * (urand() - 0.5));
+			}
+			sum = model_update_rows(w[0], mo[0], ve[0], grads, 1, 0, R, COLS, sg * 0.7,
+						&ad);
+			for (int i = 0; i < R; i++)
+				model_update_rows(w[1], mo[1], ve[1], grads, 1, i, i + 1, COLS,
+						  sg * 0.7, &ad);
+			assert_memory_equal(w[0], w[1], sizeof w[0]);
+			assert_memory_equal(mo[0], mo[1], sizeof mo[0]);
+			assert_memory_equal(ve[0], ve[1], sizeof ve[0]);
+			for (int j = 0; j < R * COLS; j++)
+				want += w[0][j];
+			if (!(fabs(sum - want) <= 1e-4 * (1 + fabs(want))))
+				fail_msg("kernel %d, gamma %g: sum %.9g, want %.9g", kern, sg * 0.7,
+					 sum, want);
+		}
+	gr[5 * COLS + 17] = NAN;
+	assert_false(
+		isfinite(model_update_rows(w[0], mo[0], ve[0], grads, 1, 0, R, COLS, -1.0, &ad)));
+	model_kernels(MODEL_KERNELS_BEST);
+}
+
 static void test_schedule(void **state)
 {
 	const double peak = 1e-2, lo = 0.05 * peak;
@@ -547,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_fast_vs_ref),
 		cmocka_unit_test(test_optimizer_hand),
 		cmocka_unit_test(test_optimizer_sum_grads),
+		cmocka_unit_test(test_optimizer_rows_together),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_kernels_same_bits),
 		cmocka_unit_test(test_rows_without_features),

@@ -103,7 +103,8 @@ struct model_adam model_adam_prepare(int64_t step, double lr);
  * decay of GAMMA with the step's learning rate (γ >= 0: W <- W(1 - lr γ);
  * γ < 0: W_i <- W_i + lr γ W_i (1 - 1/(‖W_i‖ + eps))), then the Adam update
  * with moments MW, VW.  COLS = m; for b pass COLS = 1 and GAMMA = 0 (no
- * decay).  Returns Σ of the updated parameters (a NaN/Inf sentinel). */
+ * decay).  Returns Σ of the updated parameters, summed in 8 float lanes
+ * (a NaN/Inf sentinel). */
 double model_update_rows(float *W, float *mW, float *vW, const float *const *grads, int ngrad,
 			 int64_t i0, int64_t i1, int64_t cols, double gamma,
 			 const struct model_adam *a);
