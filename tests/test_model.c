@@ -529,52 +529,72 @@ static void test_rows_without_features(void **state)
 	assert_true(compared >= CAPMAX); /* one kernel at least */
 }
 
+/* The job of test_path_follows_density: n = 1000, m = 63. */
+enum { PATH_N = 1000, PATH_M = 63 };
+
+/* One step's gradient on E (default path choice) against the block path's
+ * on EB, from the same state with POSITIVE entries of b set to +0.5 and the
+ * rest to -0.5: the path taken is PATH and the gradients agree. */
+static void check_path_step(struct engine *e, struct engine *eb, int64_t step, int positive,
+			    const char *path, float *dW, float *db, float *dWb, float *dbb)
+{
+	struct engine_params p = engine_params(e), pb = engine_params(eb);
+	const int64_t n = PATH_N, m = PATH_M;
+	double L, Lb, gmax = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		p.b[i] = pb.b[i] = i < positive ? 0.5f : -0.5f;
+	memcpy(pb.W, p.W, (size_t)(n * m) * 4);
+	L = engine_gradient(e, step, dW, db);
+	assert_string_equal(engine_last_path(e), path);
+	Lb = engine_gradient(eb, step, dWb, dbb);
+	assert_string_equal(engine_last_path(eb), "block");
+	assert_true(fabs(L - Lb) <= 1e-5 * fabs(Lb));
+	for (int64_t i = 0; i < n * m; i++)
+		gmax = fmax(gmax, fabs(dWb[i]));
+	assert_true(gmax > 0);
+	for (int64_t i = 0; i < n * m; i++)
+		if (fabs(dW[i] - dWb[i]) > 1e-4 * gmax)
+			fail_msg("step %lld (%s): dW[%lld] = %g, block path %g", (long long)step,
+				 path, (long long)i, dW[i], dWb[i]);
+}
+
 /* The default choice of path follows g's density, which b stands for: at
  * n = 1000, B = 2048, α = 1, E = 1 a batch has D ≈ 506 (sd ≈ 8) distinct
  * features, and at m = 63 the Gram path is set up (room for D up to mean +
  * 6 sd).  With b negative everywhere (g sparse) or 2 % of it positive the
  * step takes the Gram path with its sparse step (D_max ≈ 1885); with 5 %
  * positive (D_max ≈ 807) or all (g dense, D_max ≈ B) the Gram path with dM_S.
- * Each step's gradient is then checked against the block path's on the
- * same state. */
+ * Each step's gradient is checked against the block path's on the same
+ * state.  Then eight rounds of a step with dM_S and three sparse steps,
+ * whose batches have other D: the two layouts share M_S's buffer, and
+ * what one step leaves in it must not show in the next. */
 static void test_path_follows_density(void **state)
 {
-	struct job_point job = small_job(1000, 63, 2048, 1);
+	struct job_point job = small_job(PATH_N, PATH_M, 2048, 1);
 	struct engine_opts dflt = {0}, block = {.gram = -1};
 	struct engine *e = NULL, *eb = NULL;
 	char err[SPEC_ERR_LEN];
-	const int64_t n = 1000, m = 63;
+	const int64_t n = PATH_N, m = PATH_M;
 	float *dW = malloc((size_t)(n * m) * 4), *db = malloc((size_t)n * 4);
 	float *dWb = malloc((size_t)(n * m) * 4), *dbb = malloc((size_t)n * 4);
 	const struct {
 		int positive; /* entries of b set to +0.5, the rest -0.5 */
 		const char *path;
 	} cases[] = {{0, "gram-sparse"}, {1000, "gram"}, {20, "gram-sparse"}, {50, "gram"}};
+	int64_t step = 5;
 
 	(void)state;
 	job.E = 1.0;
 	if (engine_create(&job, 7, &dflt, &e, err) != 0 ||
 	    engine_create(&job, 7, &block, &eb, err) != 0)
 		fail_msg("engine_create: %s", err);
-	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-		struct engine_params p = engine_params(e), pb = engine_params(eb);
-		double L, Lb, gmax = 0;
-
-		for (int64_t i = 0; i < n; i++)
-			p.b[i] = pb.b[i] = i < cases[c].positive ? 0.5f : -0.5f;
-		memcpy(pb.W, p.W, (size_t)(n * m) * 4);
-		L = engine_gradient(e, 5 + (int64_t)c, dW, db);
-		assert_string_equal(engine_last_path(e), cases[c].path);
-		Lb = engine_gradient(eb, 5 + (int64_t)c, dWb, dbb);
-		assert_string_equal(engine_last_path(eb), "block");
-		assert_true(fabs(L - Lb) <= 1e-5 * fabs(Lb));
-		for (int64_t i = 0; i < n * m; i++)
-			gmax = fmax(gmax, fabs(dWb[i]));
-		assert_true(gmax > 0);
-		for (int64_t i = 0; i < n * m; i++)
-			if (fabs(dW[i] - dWb[i]) > 1e-4 * gmax)
-				fail_msg("case %zu: dW[%lld] = %g, block path %g", c, (long long)i,
-					 dW[i], dWb[i]);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+		check_path_step(e, eb, step++, cases[c].positive, cases[c].path, dW, db, dWb, dbb);
+	for (int round = 0; round < 8; round++) {
+		check_path_step(e, eb, step++, 1000, "gram", dW, db, dWb, dbb);
+		for (int k = 0; k < 3; k++)
+			check_path_step(e, eb, step++, 0, "gram-sparse", dW, db, dWb, dbb);
 	}
 	engine_destroy(&e);
 	engine_destroy(&eb);
