@@ -19,7 +19,8 @@
  * Shapes are timed interleaved (steps, then sgemm, repeated) so that the
  * other tenants of a shared machine slow both alike.  The two-thread rounds
  * also print the share of CPU time the host gave to other guests meanwhile
- * (steal, from /proc/stat), which holds a multi-thread step at its barriers.
+ * (steal, from /proc/stat), which holds a multi-thread step at its barriers,
+ * and how much slower one of two CPUs ran the same one-thread job.
  * usage: bench_step [quick | pair | width M]   (pair: only the two-thread
  *        figures; width M: only the one-thread row of n = 1000, m = M, for
  *        the PyTorch rounds of run.sh; BENCH_BLOCK_ROWS overrides the block
@@ -27,6 +28,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +289,38 @@ static double steps_pair_time(struct steps_job *a, struct steps_job *b)
 	return fmax(a->t, b->t);
 }
 
+/* The same one-thread job on each of the first two CPUs this process may
+ * use, K steps on each in turn (the order alternating with ROUND): the
+ * slower CPU's time over the faster's, or 0 with fewer than two CPUs.  On a
+ * shared host two CPUs need not be equally fast at a given moment; a step
+ * cut into fixed parts for two threads waits for the slower. */
+static double core_gap(struct engine *e, int64_t *step, int K, int round)
+{
+	cpu_set_t all, one;
+	int cpu[2], found = 0;
+	double t[2];
+
+	if (sched_getaffinity(0, sizeof all, &all) != 0)
+		return 0;
+	for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
+		if (CPU_ISSET(c, &all))
+			cpu[found++] = c;
+	if (found < 2)
+		return 0;
+	for (int q = 0; q < 2; q++) {
+		const int k = (q + round) % 2;
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu[k], &one);
+		if (sched_setaffinity(0, sizeof one, &one) != 0)
+			break;
+		t[k] = steps_time(e, step, K);
+		found--;
+	}
+	sched_setaffinity(0, sizeof all, &all);
+	return found == 0 ? fmax(t[0], t[1]) / fmin(t[0], t[1]) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -384,7 +418,7 @@ int main(int argc, char **argv)
 		struct engine *e1 = trained_engine_of(&j1, pre);
 		struct engine *e2 = trained_engine_of(&j2, pre);
 		struct engine *e1b = trained_engine_of(&j1, pre);
-		double t1[REPS2], t2[REPS2], ratio[REPS2], jobs[REPS2];
+		double t1[REPS2], t2[REPS2], ratio[REPS2], jobs[REPS2], gap[REPS2];
 		double steal0, total0, steal1, total1;
 		int64_t s1 = pre, s2 = pre;
 		const int R = quick ? 1 : REPS2, K = quick ? 1 : K2;
@@ -398,6 +432,7 @@ int main(int argc, char **argv)
 			ja.step = s1;
 			jobs[r] = 2 * t1[r] / steps_pair_time(&ja, &jb);
 			s1 = ja.step;
+			gap[r] = core_gap(e1, &s1, K, r);
 		}
 		cpu_ticks(&steal1, &total1);
 		engine_destroy(&e1);
@@ -412,6 +447,13 @@ int main(int argc, char **argv)
 		printf("the same rounds, two 1-thread jobs at once vs one alone (throughput): "
 		       "median %.2fx (quartiles %.2f-%.2f)\n",
 		       median(jobs, R), quantile(jobs, R, 0.25), quantile(jobs, R, 0.75));
+		if (median(gap, R) > 0)
+			printf("the same rounds, the 1-thread job on one CPU and then on the "
+			       "other: "
+			       "the slower CPU took a median %.0f%% longer (quartiles "
+			       "%.0f-%.0f%%)\n",
+			       100 * (median(gap, R) - 1), 100 * (quantile(gap, R, 0.25) - 1),
+			       100 * (quantile(gap, R, 0.75) - 1));
 		if (total1 > total0)
 			printf("CPU time the host gave to others during these rounds (steal): "
 			       "%.1f%%\n",
