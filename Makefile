@@ -28,7 +28,10 @@ Q := $(if $(filter 1,$(V)),,@)
 comma := ,
 
 VERSION := 0.1.0
-GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# the commit the binary is built from, with -dirty when tracked files differ
+# from it (recorded in every campaign file it creates)
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell \
+	git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet HEAD -- 2>/dev/null && echo -dirty)
 
 PKGS := hdf5-openmpi yaml-0.1 openblas libxxhash
 TEST_PKGS := cmocka
@@ -88,9 +91,12 @@ all: $(BIN)
 $(OBJ_DIR)/src/version.o: CPPFLAGS += -DSS_VERSION='"$(VERSION)"' -DSS_GIT_COMMIT='"$(GIT_COMMIT)"'
 $(OBJ_DIR)/src/version.o: build/git-commit-stamp
 
-# Rebuild version.o only when the commit changes.
+# Rebuild version.o only when the commit changes.  FORCE is phony: under
+# .SECONDARY a target without a recipe counts as an intermediate that never
+# changes, and the stamp would keep the commit of the checkout's first build.
 build/git-commit-stamp: FORCE
 	@mkdir -p build; echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' > $@
+.PHONY: FORCE
 FORCE:
 
 $(OBJ_DIR)/%.o: %.c
