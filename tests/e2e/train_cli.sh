@@ -68,5 +68,18 @@ else
 	bad "resume differs"; cat "$tmp/res.err"
 fi
 
+# --version names the commit the binary was built from (campaign files record
+# it): in a git checkout, this checkout's HEAD, -dirty when tracked files differ
+root=$(cd "$(dirname "$0")/../.." && pwd)
+if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+	want=$(git -C "$root" rev-parse --short=12 HEAD)
+	git -C "$root" diff --quiet HEAD -- || want="$want-dirty"
+	got=$("$SUPERSWEEP" --version)
+	case "$got" in
+	*"(git $want)") ok "--version names HEAD ($want)" ;;
+	*) bad "--version says '$got', HEAD is $want (a stale build/git-commit-stamp?)" ;;
+	esac
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
