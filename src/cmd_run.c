@@ -218,6 +218,33 @@ static int bcast_text(char **text, long *len, MPI_Comm comm, int rank)
  * from a spec whose text differs from SPEC's: refuse it unless spec_diff
  * finds the same campaign and the job keys match row by row.  Prints the
  * reason. */
+/* On resume, a note when the build differs from the one that ran the
+ * campaign last (or either was built from a checkout with uncommitted
+ * changes): the result columns equal an uninterrupted run's byte for byte
+ * only within one build, since a change to the trainer may change the
+ * order of its float sums, and the file records only the latest run's
+ * build. */
+static void note_other_build(const char *campaign, struct store *ro)
+{
+	struct store_run last;
+	const char *now = cli_version();
+
+	if (store_read_run(ro, &last) != 0 || last.runs < 1)
+		return;
+	if (strcmp(last.version, now) != 0)
+		fprintf(stderr,
+			"supersweep run: note: %s was last run by %s (%s), this is %s: jobs "
+			"finished now may differ in their last bits from what that build gives; "
+			"rows already committed stay as they are\n",
+			campaign, last.version, last.started, now);
+	else if (strstr(now, "-dirty"))
+		fprintf(stderr,
+			"supersweep run: note: %s is built from a checkout with uncommitted "
+			"changes; whether it trains as the build that last ran %s did cannot "
+			"be told\n",
+			now, campaign);
+}
+
 static int check_existing(const char *campaign, struct store *ro, const struct spec *spec)
 {
 	struct spec *old = NULL;
@@ -392,6 +419,7 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 				size_t slen = 0;
 				const char *stored = store_spec_text(ro, &slen);
 				same = slen == (size_t)len && !memcmp(stored, text, slen);
+				note_other_build(a.campaign, ro);
 			}
 		}
 		t_check = MPI_Wtime() - t0;

@@ -2,7 +2,8 @@
 # run_misc.sh - one rank without mpirun: --retry-failed reruns failed jobs;
 # SIGTERM and SIGINT drain like SIGUSR1 (exit 3, then a rerun completes);
 # a signal that arrives while the file is being created drains at once;
-# plain progress lines in a log; status while a campaign runs.
+# plain progress lines in a log; status while a campaign runs; a note when
+# another build resumes a campaign.
 . "$(dirname "$0")/../support/campaign_lib.sh"
 require_modules
 cd "$WORK" || exit 1
@@ -30,6 +31,22 @@ f = h5py.File('f.h5', 'r', locking=False)
 st, at, err = f['jobs/status'][()], f['jobs/attempt'][()], f['jobs/error'][()]
 i = int(list(st).index(2))
 sys.exit(0 if at[i] == 2 and err[i].startswith(b'diverged') and at[1 - i] == 1 else 1)"
+
+# a resume by another build than the one that ran the campaign last says so
+$PY -c "
+import h5py
+f = h5py.File('f.h5', 'r+', locking=False)
+r = f['run'][()]
+r['version'][0] = b'supersweep 0.0.0 (git 000000000000)'
+f['run'][...] = r"
+timeout 60 "$S" run f.yaml -o f.h5 -q >f4.out 2>&1
+check "a resume by another build exits 0" [ $? -eq 0 ]
+check "... with a note naming the build that ran it last" \
+	grep -q "note: f.h5 was last run by supersweep 0.0.0 (git 000000000000)" f4.out
+cat f4.out
+timeout 60 "$S" run f.yaml -o f.h5 -q >f5.out 2>&1
+check "the next resume by the same build has no such note" \
+	sh -c '! grep -q "was last run by" f5.out'
 
 # a spec text beyond HDF5's 64 KB compact-attribute limit is stored whole
 cp f.yaml big.yaml
