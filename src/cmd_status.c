@@ -139,6 +139,14 @@ int cmd_status(int argc, char **argv)
 			       "continue\n",
 			       (long long)c.pending);
 	}
+	if (run.runs > 0) { /* which builds wrote the file (see docs/CAMPAIGNS.md, Resume) */
+		const char *created = store_attr_string(st, "created_by");
+
+		if (created && strcmp(created, run.version) != 0)
+			printf("  created by %s, last run by %s\n", created, run.version);
+		else
+			printf("  created and last run by %s\n", run.version);
+	}
 	if (c.failed > 0) {
 		printf("failures:\n");
 		for (size_t i = 0; i < n && shown < STATUS_MAX_FAILURES; i++) {

@@ -39,6 +39,9 @@ f = h5py.File('f.h5', 'r+', locking=False)
 r = f['run'][()]
 r['version'][0] = b'supersweep 0.0.0 (git 000000000000)'
 f['run'][...] = r"
+timeout 60 "$S" status f.h5 >f4s.out 2>&1
+check "status names both builds" \
+	grep -q "created by supersweep .*, last run by supersweep 0.0.0 (git 000000000000)" f4s.out
 timeout 60 "$S" run f.yaml -o f.h5 -q >f4.out 2>&1
 check "a resume by another build exits 0" [ $? -eq 0 ]
 check "... with a note naming the build that ran it last" \
@@ -47,6 +50,8 @@ cat f4.out
 timeout 60 "$S" run f.yaml -o f.h5 -q >f5.out 2>&1
 check "the next resume by the same build has no such note" \
 	sh -c '! grep -q "was last run by" f5.out'
+timeout 60 "$S" status f.h5 >f5s.out 2>&1
+check "... and status then names one build" grep -q "created and last run by supersweep" f5s.out
 
 # a spec text beyond HDF5's 64 KB compact-attribute limit is stored whole
 cp f.yaml big.yaml
