@@ -124,8 +124,10 @@ static void print_result(const struct job_point *job, uint64_t seed, const char 
 			break;
 		}
 	}
-	printf("},\"key\":\"%016llx\",\"seed\":%llu,\"checkpoint\":", (unsigned long long)job->key,
+	printf("},\"key\":\"%016llx\",\"seed\":%llu,\"version\":", (unsigned long long)job->key,
 	       (unsigned long long)seed);
+	json_string(cli_version()); /* the bits are those of this build (docs/CAMPAIGNS.md) */
+	printf(",\"checkpoint\":");
 	if (checkpoint)
 		json_string(checkpoint);
 	else

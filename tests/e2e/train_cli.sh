@@ -24,6 +24,7 @@ for k in ("final_loss", "eval_loss", "phi_half", "phi_one", "overlap_strong",
           "overlap_all", "weak_pred", "norm_median", "density", "wall_s"):
     assert k in m and m[k] is not None and math.isfinite(m[k]), k
 assert len(r["curve"]) == 2 and r["job"]["m"] == 8 and len(r["key"]) == 16
+assert r["version"].startswith("supersweep "), r["version"]
 ' "$tmp/a.json"; then ok "JSON result of a short job"; else bad "JSON result"; cat "$tmp/a.err"; fi
 
 # shellcheck disable=SC2086
