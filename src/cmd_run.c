@@ -214,11 +214,7 @@ static int bcast_text(char **text, long *len, MPI_Comm comm, int rank)
 	return rc;
 }
 
-/* check_existing - rank 0: the campaign file RO (open read-only) was made
- * from a spec whose text differs from SPEC's: refuse it unless spec_diff
- * finds the same campaign and the job keys match row by row.  Prints the
- * reason. */
-/* On resume, a note when the build differs from the one that ran the
+/* note_other_build - rank 0, on resume: a note when the build differs from the one that ran the
  * campaign last (or either was built from a checkout with uncommitted
  * changes): the result columns equal an uninterrupted run's byte for byte
  * only within one build, since a change to the trainer may change the
@@ -245,6 +241,10 @@ static void note_other_build(const char *campaign, struct store *ro)
 			now, campaign);
 }
 
+/* check_existing - rank 0: the campaign file RO (open read-only) was made
+ * from a spec whose text differs from SPEC's: refuse it unless spec_diff
+ * finds the same campaign and the job keys match row by row.  Prints the
+ * reason. */
 static int check_existing(const char *campaign, struct store *ro, const struct spec *spec)
 {
 	struct spec *old = NULL;
