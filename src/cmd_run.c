@@ -214,12 +214,12 @@ static int bcast_text(char **text, long *len, MPI_Comm comm, int rank)
 	return rc;
 }
 
-/* note_other_build - rank 0, on resume: a note when the build differs from the one that ran the
- * campaign last (or either was built from a checkout with uncommitted
- * changes): the result columns equal an uninterrupted run's byte for byte
- * only within one build, since a change to the trainer may change the
- * order of its float sums, and the file records only the latest run's
- * build. */
+/* note_other_build - rank 0, on resume: a note when this build differs
+ * from the one that ran the campaign last (or is built from a checkout with
+ * uncommitted changes): the result columns equal an uninterrupted run's
+ * byte for byte only within one build, since a change to the trainer may
+ * change the order of its float sums, and the file records only the latest
+ * run's build. */
 static void note_other_build(const char *campaign, struct store *ro)
 {
 	struct store_run last;
