@@ -17,6 +17,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,31 +217,79 @@ static int bcast_text(char **text, long *len, MPI_Comm comm, int rank)
 	return rc;
 }
 
-/* note_other_build - rank 0, on resume: a note when this build differs
- * from the one that ran the campaign last (or is built from a checkout with
- * uncommitted changes): the result columns equal an uninterrupted run's
- * byte for byte only within one build, since a change to the trainer may
- * change the order of its float sums, and the file records only the latest
- * run's build. */
+/* note_other_build - rank 0, on resume: a note when this build, or the
+ * OpenBLAS kernels rank 0 runs, differ from those that ran the campaign last
+ * (or the build is from a checkout with uncommitted changes): the result
+ * columns equal an uninterrupted run's byte for byte only within one build
+ * and one set of kernels, since a change to the trainer or to the kernels
+ * may change the order of its float sums, and the file records only the
+ * latest run's. */
 static void note_other_build(const char *campaign, struct store *ro)
 {
 	struct store_run last;
-	const char *now = cli_version();
+	char now[sizeof last.version];
 
+	cli_run_build(cli_blas_kernel(), now, sizeof now);
 	if (store_read_run(ro, &last) != 0 || last.runs < 1)
 		return;
 	if (strcmp(last.version, now) != 0)
 		fprintf(stderr,
 			"supersweep run: note: %s was last run by %s (%s), this is %s: jobs "
-			"finished now may differ in their last bits from what that build gives; "
-			"rows already committed stay as they are\n",
+			"finished now may differ in their last bits from what that build and "
+			"those kernels give; rows already committed stay as they are\n",
 			campaign, last.version, last.started, now);
-	else if (strstr(now, "-dirty"))
+	else if (strstr(cli_version(), "-dirty"))
 		fprintf(stderr,
 			"supersweep run: note: %s is built from a checkout with uncommitted "
 			"changes; whether it trains as the build that last ran %s did cannot "
 			"be told\n",
-			now, campaign);
+			cli_version(), campaign);
+}
+
+/* A name's hash in 31 bits (FNV-1a), for comparing names across ranks. */
+static int name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return (int)(h & 0x7fffffff);
+}
+
+/* warn_mixed_kernels - collective on COMM: rank 0 warns when not every
+ * rank that trains (all but rank 0 when it only DISPATCHes) runs the same
+ * OpenBLAS kernels (nodes of different CPU models): a job's last bits then
+ * depend on the rank that runs it.  The warning names two ranks that
+ * differ. */
+static int warn_mixed_kernels(MPI_Comm comm, int rank, bool dispatch)
+{
+	const bool trains = !(dispatch && rank == 0);
+	const int h = name_hash(cli_blas_kernel());
+	struct {
+		int hash, rank;
+	} mine_lo = {trains ? h : INT_MAX, rank}, mine_hi = {trains ? h : -1, rank}, lo, hi;
+	char name_lo[64], name_hi[64];
+
+	if (MPI_Allreduce(&mine_lo, &lo, 1, MPI_2INT, MPI_MINLOC, comm) != MPI_SUCCESS ||
+	    MPI_Allreduce(&mine_hi, &hi, 1, MPI_2INT, MPI_MAXLOC, comm) != MPI_SUCCESS)
+		return ERR_MPI;
+	if (lo.hash == hi.hash)
+		return 0;
+	snprintf(name_lo, sizeof name_lo, "%s", cli_blas_kernel());
+	snprintf(name_hi, sizeof name_hi, "%s", cli_blas_kernel());
+	if (MPI_Bcast(name_lo, sizeof name_lo, MPI_CHAR, lo.rank, comm) != MPI_SUCCESS ||
+	    MPI_Bcast(name_hi, sizeof name_hi, MPI_CHAR, hi.rank, comm) != MPI_SUCCESS)
+		return ERR_MPI;
+	if (rank == 0)
+		fprintf(stderr,
+			"supersweep run: warning: rank %d runs OpenBLAS's %s kernels, rank %d "
+			"its %s kernels: a job's last bits depend on the rank that runs it; "
+			"set OPENBLAS_CORETYPE to one kernel for every rank (docs/MODEL.md)\n",
+			lo.rank < hi.rank ? lo.rank : hi.rank,
+			lo.rank < hi.rank ? name_lo : name_hi,
+			lo.rank < hi.rank ? hi.rank : lo.rank,
+			lo.rank < hi.rank ? name_hi : name_lo);
+	return 0;
 }
 
 /* check_existing - rank 0: the campaign file RO (open read-only) was made
@@ -502,6 +553,11 @@ int cmd_run(int argc, char **argv, MPI_Comm comm, volatile sig_atomic_t *stop)
 			"%.3f s, file %s in %.3f s\n",
 			t_check, same ? "taken from the file" : "parsed", t_spec,
 			exists ? "opened" : "created", t_open);
+	if (warn_mixed_kernels(comm, rank, a.o.dispatch_only) != 0) {
+		store_close(&st);
+		status = -1;
+		goto out;
+	}
 	rc = sched_run(spec, st, &a.o, comm, stop, &sum, &local_only, err);
 	if (rc && local_only) {
 		fprintf(stderr, "supersweep run[%d]: %s\n", rank, err);

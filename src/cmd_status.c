@@ -8,6 +8,7 @@
  * per second).
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,8 +142,12 @@ int cmd_status(int argc, char **argv)
 	}
 	if (run.runs > 0) { /* which builds wrote the file (see docs/CAMPAIGNS.md, Resume) */
 		const char *created = store_attr_string(st, "created_by");
+		const size_t cl = created ? strlen(created) : 0;
+		/* the run's version: the build, then its kernels (older files: the build) */
+		const bool same = !created || (!strncmp(created, run.version, cl) &&
+					       (run.version[cl] == '\0' || run.version[cl] == ','));
 
-		if (created && strcmp(created, run.version) != 0)
+		if (!same)
 			printf("  created by %s, last run by %s\n", created, run.version);
 		else
 			printf("  created and last run by %s\n", run.version);

@@ -127,6 +127,8 @@ static void print_result(const struct job_point *job, uint64_t seed, const char 
 	printf("},\"key\":\"%016llx\",\"seed\":%llu,\"version\":", (unsigned long long)job->key,
 	       (unsigned long long)seed);
 	json_string(cli_version()); /* the bits are those of this build (docs/CAMPAIGNS.md) */
+	printf(",\"blas_kernel\":");
+	json_string(cli_blas_kernel()); /* and of these kernels (docs/MODEL.md) */
 	printf(",\"checkpoint\":");
 	if (checkpoint)
 		json_string(checkpoint);

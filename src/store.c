@@ -480,15 +480,17 @@ static int bcast_bytes(void *buf, int len, MPI_Comm comm)
 	return MPI_Bcast(buf, len, MPI_BYTE, 0, comm) == MPI_SUCCESS ? 0 : ERR_MPI;
 }
 
-/* gather_hosts - comma-separated list of the distinct hosts of COMM, in
- * rank order of first appearance, identical on every rank (OUT, CAP bytes). */
-static int gather_hosts(MPI_Comm comm, int rank, int size, char *out, size_t cap)
+/* gather_distinct - comma-separated list of the distinct values of MINE
+ * (truncated to STORE_HOST_LEN - 1 bytes) over the ranks of COMM, in rank
+ * order of first appearance, identical on every rank (OUT, CAP bytes). */
+static int gather_distinct(MPI_Comm comm, int rank, int size, const char *mine, char *out,
+			   size_t cap)
 {
 	char me[STORE_HOST_LEN] = "";
 	char *all = NULL;
 	int rc = 0;
 
-	gethostname(me, sizeof me - 1);
+	snprintf(me, sizeof me, "%s", mine);
 	if (rank == 0) {
 		all = calloc((size_t)size, STORE_HOST_LEN);
 		if (!all)
@@ -520,14 +522,19 @@ static int gather_hosts(MPI_Comm comm, int rank, int size, char *out, size_t cap
 }
 
 /* write_run_start - record the run that opens the file now in /run: hosts
- * gathered collectively, then rank 0 rewrites the record (raw data). */
+ * and BLAS kernels gathered collectively, then rank 0 rewrites the record
+ * (raw data). */
 static int write_run_start(struct store *st, int64_t done, int64_t failed)
 {
-	char hosts[STORE_HOSTS_LEN];
+	char host[STORE_HOST_LEN] = "", hosts[STORE_HOSTS_LEN], kernels[STORE_HOST_LEN];
 	struct store_run r;
 	int rc;
 
-	rc = gather_hosts(st->comm, st->rank, st->size, hosts, sizeof hosts);
+	gethostname(host, sizeof host - 1);
+	rc = gather_distinct(st->comm, st->rank, st->size, host, hosts, sizeof hosts);
+	if (!rc)
+		rc = gather_distinct(st->comm, st->rank, st->size, cli_blas_kernel(), kernels,
+				     sizeof kernels);
 	if (rc || st->rank != 0)
 		return rc;
 	if (read_rows(st, &st->run, st->t_run, 0, 1, &r) != 0)
@@ -539,7 +546,7 @@ static int write_run_start(struct store *st, int64_t done, int64_t failed)
 	utc_now(r.started, sizeof r.started, &r.started_unix);
 	r.ended[0] = '\0';
 	r.ended_unix = NAN;
-	snprintf(r.version, sizeof r.version, "%s", cli_version());
+	cli_run_build(kernels, r.version, sizeof r.version);
 	memcpy(r.hosts, hosts, sizeof r.hosts);
 	return write_rows(st, &st->run, st->t_run, 0, 1, &r) ? ERR_HDF5 : 0;
 }

@@ -8,6 +8,7 @@
 #ifndef SUPERSWEEP_CLI_H
 #define SUPERSWEEP_CLI_H
 
+#include <stddef.h>
 #include <mpi.h>
 #include <signal.h>
 
@@ -35,5 +36,13 @@ int cmd_submit(int argc, char **argv);
 const char *cli_version(void);
 /* cli_git_commit - the git commit the binary was built from, or "unknown". */
 const char *cli_git_commit(void);
+/* cli_blas_kernel - the kernels OpenBLAS runs here ("Haswell", "SkylakeX",
+ * ...): chosen by the CPU, or by OPENBLAS_CORETYPE.  Kernels may sum in
+ * different orders, so a job's last bits depend on them as on the build. */
+const char *cli_blas_kernel(void);
+/* cli_run_build - "supersweep VERSION (git COMMIT), OpenBLAS KERNELS" into
+ * OUT (CAP bytes, truncated): what a job's bits depend on, as recorded for
+ * a run (KERNELS: one name, or the ranks' distinct names, comma-separated). */
+void cli_run_build(const char *kernels, char *out, size_t cap);
 
 #endif

@@ -69,7 +69,7 @@ struct store_run {
 	double ended_unix;	     /* end, s since 1970; NaN while running or after a kill */
 	char started[32];	     /* start, UTC ISO 8601 ("" before the first run) */
 	char ended[32];		     /* end, UTC ISO 8601; "" while running or after a kill */
-	char version[128];	     /* supersweep version and git commit of that run */
+	char version[128];	     /* its build and its ranks' OpenBLAS kernels (cli_run_build) */
 	char hosts[STORE_HOSTS_LEN]; /* distinct hosts, comma-separated, rank order (truncated) */
 };
 

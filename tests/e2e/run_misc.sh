@@ -3,7 +3,7 @@
 # SIGTERM and SIGINT drain like SIGUSR1 (exit 3, then a rerun completes);
 # a signal that arrives while the file is being created drains at once;
 # plain progress lines in a log; status while a campaign runs; a note when
-# another build resumes a campaign.
+# another build, or the same on other OpenBLAS kernels, resumes a campaign.
 . "$(dirname "$0")/../support/campaign_lib.sh"
 require_modules
 cd "$WORK" || exit 1
@@ -52,6 +52,16 @@ check "the next resume by the same build has no such note" \
 	sh -c '! grep -q "was last run by" f5.out'
 timeout 60 "$S" status f.h5 >f5s.out 2>&1
 check "... and status then names one build" grep -q "created and last run by supersweep" f5s.out
+# ... and so does a resume on other OpenBLAS kernels (another CPU model)
+OPENBLAS_CORETYPE=Core2 timeout 60 "$S" run f.yaml -o f.h5 -q >f6.out 2>&1
+check "a resume on other OpenBLAS kernels exits 0" [ $? -eq 0 ]
+check "... with a note naming the kernels of both runs" \
+	grep -q "note: f.h5 was last run by supersweep .*, OpenBLAS .*, this is supersweep .*, OpenBLAS Core2: " f6.out
+OPENBLAS_CORETYPE=Core2 timeout 60 "$S" status f.h5 >f6s.out 2>&1
+check "... which status then names" grep -q "created and last run by supersweep .*, OpenBLAS Core2$" f6s.out
+OPENBLAS_CORETYPE=Core2 timeout 60 "$S" run f.yaml -o f.h5 -q >f7.out 2>&1
+check "the next resume on the same kernels has no such note" \
+	sh -c '! grep -q "was last run by" f7.out'
 
 # a spec text beyond HDF5's 64 KB compact-attribute limit is stored whole
 cp f.yaml big.yaml

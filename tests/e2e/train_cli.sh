@@ -25,6 +25,7 @@ for k in ("final_loss", "eval_loss", "phi_half", "phi_one", "overlap_strong",
     assert k in m and m[k] is not None and math.isfinite(m[k]), k
 assert len(r["curve"]) == 2 and r["job"]["m"] == 8 and len(r["key"]) == 16
 assert r["version"].startswith("supersweep "), r["version"]
+assert r["blas_kernel"] not in ("", "unknown"), r["blas_kernel"]
 ' "$tmp/a.json"; then ok "JSON result of a short job"; else bad "JSON result"; cat "$tmp/a.err"; fi
 
 # shellcheck disable=SC2086
@@ -34,6 +35,8 @@ if [ $rc -eq 2 ] && grep -q nosuch "$tmp/e.err"; then ok "unknown key: exit 2 na
 "$SUPERSWEEP" train n=10 m=2 alpha=1 gamma=-1 E=9 >/dev/null 2>"$tmp/e.err"
 rc=$?
 if [ $rc -eq 2 ] && grep -q "p = " "$tmp/e.err"; then ok "impossible E: exit 2"; else bad "impossible E (rc $rc)"; cat "$tmp/e.err"; fi
+OPENBLAS_CORETYPE=Core2 "$SUPERSWEEP" train n=10 m=2 alpha=1 gamma=-1 steps=5 >"$tmp/k.json" 2>&1
+if grep -q '"blas_kernel":"Core2"' "$tmp/k.json"; then ok "JSON names the OpenBLAS kernels (OPENBLAS_CORETYPE=Core2)"; else bad "JSON kernels"; cat "$tmp/k.json"; fi
 "$SUPERSWEEP" train n=10 m=2 alpha=1 gamma=-1 lr=1e30 warmup=0 steps=50 >"$tmp/d.json" 2>"$tmp/d.err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q '"status":"diverged"' "$tmp/d.json" && grep -q "diverged at step" "$tmp/d.err"; then

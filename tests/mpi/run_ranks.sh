@@ -2,7 +2,8 @@
 # run_ranks.sh - one campaign at P = 1 (no mpirun), P = 2 and P = 4
 # (oversubscribed): byte-identical result columns; the file is readable by
 # h5dump and h5py; status, export and verify agree; a diverging job is
-# recorded as failed and the campaign goes on; verify finds a damaged byte.
+# recorded as failed and the campaign goes on; verify finds a damaged byte;
+# ranks on different OpenBLAS kernels are warned about and recorded.
 . "$(dirname "$0")/../support/campaign_lib.sh"
 require_modules
 cd "$WORK" || exit 1
@@ -32,6 +33,27 @@ import h5py, sys
 r = set(h5py.File('p4.h5', 'r', locking=False)['jobs/rank'][()])
 sys.exit(0 if r == {0, 1, 2, 3} else 1)"
 check "h5dump reads it" sh -c "h5dump -d /metrics/final_loss p4.h5 >/dev/null"
+
+# ranks on different OpenBLAS kernels (nodes of different CPU models): the
+# run warns, goes on, and records every rank's kernels
+mpirun --timeout 120 -np 1 -x OPENBLAS_CORETYPE=Core2 "$SUPERSWEEP" run small.yaml -o mix.h5 -q : \
+	-np 2 -x OPENBLAS_CORETYPE=Nehalem "$SUPERSWEEP" run small.yaml -o mix.h5 -q >mix.out 2>&1
+rc=$?
+check "ranks on mixed kernels: exit 0, every job run" \
+	sh -c "[ $rc -eq 0 ] && grep -q '24 jobs: 12 done, 12 failed, 0 pending' mix.out"
+check "... with a warning naming both kernels and a rank" \
+	grep -q "warning: rank 0 runs OpenBLAS's Core2 kernels, rank 1 its Nehalem kernels" mix.out
+check "... and /run records both" $PY -c "
+import h5py, sys
+v = h5py.File('mix.h5', 'r', locking=False)['run']['version'][0]
+sys.exit(0 if v.endswith(b', OpenBLAS Core2,Nehalem') else 1)"
+check "one kernel on every rank: no warning" sh -c '! grep -q "warning" p4.out'
+mpirun --timeout 120 -np 1 -x OPENBLAS_CORETYPE=Core2 "$SUPERSWEEP" run small.yaml -o dmix.h5 -q \
+	--dispatch-only : -np 2 -x OPENBLAS_CORETYPE=Nehalem "$SUPERSWEEP" run small.yaml -o dmix.h5 \
+	-q --dispatch-only >dmix.out 2>&1
+rc=$?
+check "other kernels on a rank 0 that only dispatches: no warning" \
+	sh -c "[ $rc -eq 0 ] && grep -q '12 done, 12 failed, 0 pending' dmix.out && ! grep -q warning dmix.out"
 check "diverged jobs are failed with their reason" $PY -c "
 import h5py, numpy as np, sys
 f = h5py.File('p4.h5', 'r', locking=False)
