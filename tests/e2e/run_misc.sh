@@ -79,7 +79,7 @@ cat >l.yaml <<'YAML'
 name: long
 seed: 4
 model: {n: 200, alpha: 1.2, E: 1, dist: power}
-train: {batch: 128, steps: 1500, lr: 1e-2, warmup: 100, log_every: 50, threads: 1}
+train: {batch: 128, steps: 4000, lr: 1e-2, warmup: 100, log_every: 50, threads: 1}
 grid:
   m: [8, 16]
   gamma: [-1, 1]
