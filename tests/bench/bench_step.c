@@ -411,33 +411,43 @@ int main(int argc, char **argv)
 		 * and two 1-thread jobs at once (what two cores of this machine
 		 * give this workload when nothing is shared but the hardware);
 		 * the medians of the rounds' ratios (a noisy neighbour slows one
-		 * round, not the median) */
+		 * round, not the median).  The jobs compared run the same steps
+		 * in each round (a step's cost falls as g thins out: at step 2800
+		 * it has less than half the non-zeros of step 1300), so each role
+		 * has an engine of its own: E1 and E2 for the ratio, E1B and E1C
+		 * for the two jobs at once, E1D for the two CPUs (it runs twice
+		 * the steps; only the ratio of its halves counts) */
 		enum { REPS2 = 25, K2 = 20 };
 		struct job_point j1 = job_of(1000, 100, 2048, 1), j2 = job_of(1000, 100, 2048, 2);
 		const int64_t pre = quick ? 2 : 800;
 		struct engine *e1 = trained_engine_of(&j1, pre);
 		struct engine *e2 = trained_engine_of(&j2, pre);
 		struct engine *e1b = trained_engine_of(&j1, pre);
+		struct engine *e1c = trained_engine_of(&j1, pre);
+		struct engine *e1d = trained_engine_of(&j1, pre);
 		double t1[REPS2], t2[REPS2], ratio[REPS2], jobs[REPS2], gap[REPS2];
 		double steal0, total0, steal1, total1;
-		int64_t s1 = pre, s2 = pre;
+		int64_t step = pre, s, sd = pre;
 		const int R = quick ? 1 : REPS2, K = quick ? 1 : K2;
-		struct steps_job ja = {e1, pre, K, 0}, jb = {e1b, pre, K, 0};
+		struct steps_job ja = {e1b, pre, K, 0}, jb = {e1c, pre, K, 0};
 
 		cpu_ticks(&steal0, &total0);
-		for (int r = 0; r < R; r++) {
-			t1[r] = steps_time(e1, &s1, K);
-			t2[r] = steps_time(e2, &s2, K);
+		for (int r = 0; r < R; r++, step += K) {
+			s = step;
+			t1[r] = steps_time(e1, &s, K);
+			s = step;
+			t2[r] = steps_time(e2, &s, K);
 			ratio[r] = t1[r] / t2[r];
-			ja.step = s1;
+			ja.step = jb.step = step;
 			jobs[r] = 2 * t1[r] / steps_pair_time(&ja, &jb);
-			s1 = ja.step;
-			gap[r] = core_gap(e1, &s1, K, r);
+			gap[r] = core_gap(e1d, &sd, K, r);
 		}
 		cpu_ticks(&steal1, &total1);
 		engine_destroy(&e1);
 		engine_destroy(&e2);
 		engine_destroy(&e1b);
+		engine_destroy(&e1c);
+		engine_destroy(&e1d);
 		printf("2 threads vs 1 at n = 1000, m = 100, trained, %d rounds of %d steps side "
 		       "by "
 		       "side: median %.3f ms vs %.3f ms, median ratio %.2fx (quartiles "
