@@ -7,7 +7,8 @@
  *   3. rank 0 takes the campaign lock and, when the file exists, checks it
  *      read-only: a campaign of this format, the same spec (spec_diff), the
  *      same job keys row by row.  Refusals change nothing on disk.
- *   4. collective store_create (new file) or store_open (resume)
+ *   4. collective store_create (new file) or store_open (resume); a warning
+ *      when the ranks that train run different OpenBLAS kernels
  *   5. sched_run (dispatch, train, commit, drain)
  *   6. collective store_close, summary on stdout, lock released
  * Exit: 0 all jobs committed (failed ones counted), 1 runtime failure,
